@@ -1,5 +1,5 @@
 // Package backoff computes retry delays with exponential growth and full jitter:
-// the delay before retry n is drawn uniformly from [0, min(max, base*2^n)].
+// the delay before retry n is drawn uniformly from [0, min(maxDelay, base*2^n)].
 //
 // Full jitter spreads devices that fail at the same moment (a fleet that boots
 // together after a power cut) over the whole interval, which a fixed or
@@ -20,10 +20,10 @@ type Rand interface {
 	Int64N(n int64) int64
 }
 
-// Ceiling returns min(max, base*2^n), the upper bound of the delay before
-// retry n (n counts from 0). It returns 0 when base or max is not positive.
-func Ceiling(base, max time.Duration, n int) time.Duration {
-	if base <= 0 || max <= 0 {
+// Ceiling returns min(maxDelay, base*2^n), the upper bound of the delay before
+// retry n (n counts from 0). It returns 0 when base or maxDelay is not positive.
+func Ceiling(base, maxDelay time.Duration, n int) time.Duration {
+	if base <= 0 || maxDelay <= 0 {
 		return 0
 	}
 	if n < 0 {
@@ -31,19 +31,19 @@ func Ceiling(base, max time.Duration, n int) time.Duration {
 	}
 
 	ceiling := base
-	for i := 0; i < n && ceiling < max; i++ {
-		if ceiling > max/2 {
-			return max // doubling would pass max, or overflow
+	for i := 0; i < n && ceiling < maxDelay; i++ {
+		if ceiling > maxDelay/2 {
+			return maxDelay // doubling would pass maxDelay, or overflow
 		}
 		ceiling *= 2
 	}
-	return min(ceiling, max)
+	return min(ceiling, maxDelay)
 }
 
-// FullJitter returns a delay drawn uniformly from [0, Ceiling(base, max, n)],
+// FullJitter returns a delay drawn uniformly from [0, Ceiling(base, maxDelay, n)],
 // both ends included. A nil r uses the process-wide generator of math/rand/v2.
-func FullJitter(r Rand, base, max time.Duration, n int) time.Duration {
-	ceiling := Ceiling(base, max, n)
+func FullJitter(r Rand, base, maxDelay time.Duration, n int) time.Duration {
+	ceiling := Ceiling(base, maxDelay, n)
 	if ceiling <= 0 {
 		return 0
 	}

@@ -20,7 +20,7 @@ func (f fixedRand) Int64N(n int64) int64 {
 func TestCeiling(t *testing.T) {
 	tests := []struct {
 		name      string
-		base, max time.Duration
+		base, maxDelay time.Duration
 		n         int
 		want      time.Duration
 	}{
@@ -29,30 +29,30 @@ func TestCeiling(t *testing.T) {
 		{"capped", time.Second, time.Minute, 6, time.Minute},
 		{"huge-n-no-overflow", time.Second, time.Hour, 10000, time.Hour},
 		{"negative-n", time.Second, time.Minute, -4, time.Second},
-		{"base-above-max", time.Hour, time.Minute, 0, time.Minute},
+		{"base-above-maxDelay", time.Hour, time.Minute, 0, time.Minute},
 		{"zero-base", 0, time.Minute, 2, 0},
-		{"zero-max", time.Second, 0, 2, 0},
-		{"max-duration", time.Second, math.MaxInt64, 200, math.MaxInt64},
+		{"zero-maxDelay", time.Second, 0, 2, 0},
+		{"maxDelay-duration", time.Second, math.MaxInt64, 200, math.MaxInt64},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Ceiling(tt.base, tt.max, tt.n)
+			got := Ceiling(tt.base, tt.maxDelay, tt.n)
 			if got != tt.want {
 				t.Errorf("Ceiling(%v, %v, %d) = %v; want %v",
-					tt.base, tt.max, tt.n, got, tt.want)
+					tt.base, tt.maxDelay, tt.n, got, tt.want)
 			}
 		})
 	}
 }
 
 func TestFullJitterEnds(t *testing.T) {
-	base, max := time.Second, 5*time.Minute
+	base, maxDelay := time.Second, 5*time.Minute
 	for n := 0; n < 20; n++ {
-		top := FullJitter(fixedRand{top: true}, base, max, n)
-		if want := Ceiling(base, max, n); top != want {
+		top := FullJitter(fixedRand{top: true}, base, maxDelay, n)
+		if want := Ceiling(base, maxDelay, n); top != want {
 			t.Errorf("FullJitter(top, n=%d) = %v; want %v", n, top, want)
 		}
-		bottom := FullJitter(fixedRand{}, base, max, n)
+		bottom := FullJitter(fixedRand{}, base, maxDelay, n)
 		if bottom != 0 {
 			t.Errorf("FullJitter(bottom, n=%d) = %v; want 0", n, bottom)
 		}
@@ -61,22 +61,22 @@ func TestFullJitterEnds(t *testing.T) {
 
 func TestFullJitterSpread(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	base, max := time.Second, time.Minute
+	base, maxDelay := time.Second, time.Minute
 	const n = 10 // ceiling is the cap, one minute
 	var low, high bool
 	for i := 0; i < 2000; i++ {
-		d := FullJitter(r, base, max, n)
-		if d < 0 || d > max {
-			t.Fatalf("FullJitter(n=%d) = %v; want within [0, %v]", n, d, max)
+		d := FullJitter(r, base, maxDelay, n)
+		if d < 0 || d > maxDelay {
+			t.Fatalf("FullJitter(n=%d) = %v; want within [0, %v]", n, d, maxDelay)
 		}
-		low = low || d < max/10
-		high = high || d > max-max/10
+		low = low || d < maxDelay/10
+		high = high || d > maxDelay-maxDelay/10
 	}
 	if !low {
-		t.Errorf("FullJitter never drew below %v; want draws over the whole range", max/10)
+		t.Errorf("FullJitter never drew below %v; want draws over the whole range", maxDelay/10)
 	}
 	if !high {
-		t.Errorf("FullJitter never drew above %v; want draws over the whole range", max-max/10)
+		t.Errorf("FullJitter never drew above %v; want draws over the whole range", maxDelay-maxDelay/10)
 	}
 }
 

@@ -19,10 +19,10 @@ func (f fixedRand) Int64N(n int64) int64 {
 
 func TestCeiling(t *testing.T) {
 	tests := []struct {
-		name      string
+		name           string
 		base, maxDelay time.Duration
-		n         int
-		want      time.Duration
+		n              int
+		want           time.Duration
 	}{
 		{"first", time.Second, time.Minute, 0, time.Second},
 		{"doubles", time.Second, time.Minute, 3, 8 * time.Second},

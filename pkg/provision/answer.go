@@ -1,0 +1,193 @@
+package provision
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"unicode/utf8"
+)
+
+// maxAnswerSize is the largest answer payload accepted, in bytes. Real
+// answers are a few KiB (a certificate, a token, an RSA key); AWS IoT's
+// own payload limit is 128 KB.
+const maxAnswerSize = 64 << 10
+
+var (
+	thingNamePattern     = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
+	certificateIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+)
+
+// createAnswer is the accepted answer of CreateCertificateFromCsr and
+// CreateKeysAndCertificate after validation.
+type createAnswer struct {
+	certificateID  string
+	certificate    *x509.Certificate
+	certificatePEM []byte
+	token          string
+	key            crypto.Signer // CreateKeysAndCertificate only
+}
+
+// registerAnswer is the accepted answer of RegisterThing after validation.
+type registerAnswer struct {
+	thingName           string
+	deviceConfiguration map[string]string
+}
+
+// decodeAnswer decodes one JSON object from payload into v. Types must match
+// and nothing may follow the object. Unknown fields are ignored, because AWS
+// may add fields to an answer and that must not stop provisioning.
+func decodeAnswer(payload []byte, v any) error {
+	if len(payload) > maxAnswerSize {
+		return fmt.Errorf("answer of %d bytes is larger than the %d byte limit",
+			len(payload), maxAnswerSize)
+	}
+	trimmed := bytes.TrimLeft(payload, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return errors.New("answer is not a JSON object")
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("answer is invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("answer has data after the JSON object")
+	}
+	return nil
+}
+
+// malformed returns a StartOver error for an unusable accepted answer of op.
+func malformed(op string, err error) *Error {
+	return newError(op, StartOver, fmt.Errorf("malformed answer: %w", err))
+}
+
+// parseCreateAnswer validates an accepted answer of op. key is the key the
+// CSR was signed with; nil for CreateKeysAndCertificate, whose answer brings
+// its own key.
+func parseCreateAnswer(op string, payload []byte, key crypto.Signer) (*createAnswer, error) {
+	var raw struct {
+		CertificateID  *string `json:"certificateId"`
+		CertificatePEM *string `json:"certificatePem"`
+		PrivateKey     *string `json:"privateKey"`
+		Token          *string `json:"certificateOwnershipToken"`
+	}
+	if err := decodeAnswer(payload, &raw); err != nil {
+		return nil, malformed(op, err)
+	}
+
+	a := &createAnswer{}
+	switch {
+	case raw.CertificateID == nil || *raw.CertificateID == "":
+		return nil, malformed(op, errors.New("certificateId is missing"))
+	case !certificateIDPattern.MatchString(*raw.CertificateID):
+		return nil, malformed(op, fmt.Errorf(
+			"certificateId %q is invalid: want 64 hexadecimal digits", *raw.CertificateID))
+	case raw.Token == nil || *raw.Token == "":
+		return nil, malformed(op, errors.New("certificateOwnershipToken is missing"))
+	case raw.CertificatePEM == nil || *raw.CertificatePEM == "":
+		return nil, malformed(op, errors.New("certificatePem is missing"))
+	}
+	a.certificateID, a.token = *raw.CertificateID, *raw.Token
+	a.certificatePEM = []byte(*raw.CertificatePEM)
+
+	cert, err := parseCertificatePEM(a.certificatePEM)
+	if err != nil {
+		return nil, malformed(op, fmt.Errorf("certificatePem: %w", err))
+	}
+	a.certificate = cert
+
+	if key == nil {
+		if raw.PrivateKey == nil || *raw.PrivateKey == "" {
+			return nil, malformed(op, errors.New("privateKey is missing"))
+		}
+		if key, err = ParseKeyPEM([]byte(*raw.PrivateKey)); err != nil {
+			return nil, malformed(op, fmt.Errorf("privateKey: %w", err))
+		}
+		a.key = key
+	}
+
+	if !PublicKeysMatch(cert, key) {
+		err := fmt.Errorf("certificate %q (SHA-256 %s) was issued for another key",
+			a.certificateID, fingerprint(cert.Raw))
+		return nil, newError(op, StartOver, err)
+	}
+	return a, nil
+}
+
+// parseRegisterAnswer validates an accepted answer of RegisterThing for
+// template.
+func parseRegisterAnswer(payload []byte, template string) (*registerAnswer, error) {
+	const op = "RegisterThing"
+	var raw struct {
+		ThingName           *string           `json:"thingName"`
+		DeviceConfiguration map[string]string `json:"deviceConfiguration"`
+	}
+	if err := decodeAnswer(payload, &raw); err != nil {
+		return nil, malformed(op, err)
+	}
+
+	if raw.ThingName == nil || *raw.ThingName == "" {
+		err := fmt.Errorf("accepted without a thing name: provisioning template %q "+
+			"has no thing resource; add an AWS::IoT::Thing resource to it", template)
+		return nil, newError(op, Rejected, err)
+	}
+	if !thingNamePattern.MatchString(*raw.ThingName) {
+		return nil, malformed(op, fmt.Errorf(
+			"thing name %q is invalid: want 1 to 128 of [a-zA-Z0-9:_-]", *raw.ThingName))
+	}
+
+	a := &registerAnswer{thingName: *raw.ThingName, deviceConfiguration: raw.DeviceConfiguration}
+	if a.deviceConfiguration == nil {
+		a.deviceConfiguration = map[string]string{}
+	}
+	return a, nil
+}
+
+// parseRejection returns the classified *Error for a rejected answer of op.
+// A rejection that cannot be decoded is a malformed answer (StartOver).
+func parseRejection(op string, payload []byte) *Error {
+	var raw struct {
+		StatusCode   int    `json:"statusCode"`
+		ErrorCode    string `json:"errorCode"`
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if err := decodeAnswer(payload, &raw); err != nil {
+		return malformed(op, fmt.Errorf("rejected: %w", err))
+	}
+
+	return &Error{
+		Op:           op,
+		StatusCode:   raw.StatusCode,
+		ErrorCode:    raw.ErrorCode,
+		ErrorMessage: truncate(raw.ErrorMessage, maxErrorMessage),
+		Class:        classifyRejection(raw.StatusCode, raw.ErrorCode),
+	}
+}
+
+// maxErrorMessage bounds the errorMessage kept from a rejection, in bytes.
+const maxErrorMessage = 1024
+
+// truncate returns s cut to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+// fingerprint returns the first 16 hexadecimal digits of the SHA-256 of
+// data, enough to tell secrets and certificates apart in logs.
+func fingerprint(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}

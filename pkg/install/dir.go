@@ -9,9 +9,9 @@ import (
 	"syscall"
 )
 
-// dirRule is what a directory holding installed files must satisfy: the
-// mode it gets when created here, and the permission bits it must not have
-// when it already exists.
+// dirRule is the requirement on a directory of installed files: the mode it
+// gets when created here, and the permission bits it must not have when it
+// already exists.
 type dirRule struct {
 	create    fs.FileMode
 	forbidden fs.FileMode
@@ -32,6 +32,9 @@ var (
 // allows and belongs to root or uid. A missing directory passes, because
 // ensureDir creates it. A stricter mode than r.create, such as 0700 where
 // 0755 would do, is accepted.
+//
+// NOTE: only the directory that holds a file is checked. A parent writable
+// by another user could still let that user replace the whole directory.
 func checkDir(dir string, r dirRule, uid int) error {
 	info, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -30,7 +30,8 @@ func TestExistingDirectoryNoMorePermissive(t *testing.T) {
 			root := t.TempDir()
 			keyDir := filepath.Join(root, "private")
 			certDir := filepath.Join(root, "public")
-			for dir, mode := range map[string]os.FileMode{keyDir: tt.keyMode, certDir: tt.certMode} {
+			modes := map[string]os.FileMode{keyDir: tt.keyMode, certDir: tt.certMode}
+			for dir, mode := range modes {
 				err := os.Mkdir(dir, 0o700)
 				if err == nil {
 					err = os.Chmod(dir, mode)

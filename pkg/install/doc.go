@@ -5,9 +5,10 @@
 // # Order
 //
 // The key is written first (0600), then the certificate (0644), then the root
-// CA (0644), each through package atomicfile. Greengrass Lite treats a
-// certificate file as the sign that credentials exist, so a certificate must
-// never appear before the key that belongs to it.
+// CA (0644), each through package atomicfile. Unit files and scripts take an
+// existing certificate file as the sign that provisioning is done (for
+// example ConditionPathExists=!certificate.pem), so a certificate must never
+// appear before the key that belongs to it.
 //
 // # Reprovisioning
 //
@@ -15,9 +16,10 @@
 // Renaming a new key and then a new certificate over the files those settings
 // name would leave a mismatched pair if the process died between the two
 // renames. So when a pair is in force at the configured paths, Prepare places
-// the new pair under names unique to the new certificate, such as
-// priv_key.1a2b3c4d5e6f and certificate.1a2b3c4d5e6f.pem (the first 12 hex
-// digits of the certificate's SHA-256), and never touches the old files.
+// the new pair under names unique to the new certificate and never touches
+// the old files. The unique names carry the first 12 hex digits of the
+// certificate's SHA-256, such as priv_key.1a2b3c4d5e6f and
+// certificate.1a2b3c4d5e6f.pem.
 // The caller then switches both settings in one atomic write of the
 // configuration: that write is the commit point. Cleanup removes the old
 // pair only after the stamp is written. When no pair is in force, the new

@@ -15,7 +15,7 @@ import (
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/atomicfile"
 )
 
-// Options says where the new credentials go and who owns them.
+// Options is the destination and the owner of a set of new credentials.
 type Options struct {
 	// KeyPath, CertPath and RootCAPath are the configured destinations,
 	// absolute. RootCAPath may be empty when no root CA is installed.
@@ -66,7 +66,7 @@ type Plan struct {
 const generationLen = 12
 
 // Prepare validates the new credentials and the destination directories and
-// chooses the paths; it changes nothing on disk. The key and certificate must
+// chooses the paths. It changes nothing on disk. The key and certificate must
 // parse and belong together, the certificate must not have expired, and the
 // root CA, when given, must be one or more PEM certificates.
 func Prepare(opts Options, keyPEM, certPEM, rootCAPEM []byte) (*Plan, error) {
@@ -116,7 +116,8 @@ func withDefaults(o Options) (Options, error) {
 		{"certificate path", o.CertPath},
 	} {
 		if !filepath.IsAbs(path.value) {
-			return o, fmt.Errorf("%s %q is not an absolute path", path.name, path.value)
+			const msg = "%s %q is not an absolute path"
+			return o, fmt.Errorf(msg, path.name, path.value)
 		}
 	}
 	if o.RootCAPath != "" && !filepath.IsAbs(o.RootCAPath) {
@@ -128,7 +129,8 @@ func withDefaults(o Options) (Options, error) {
 	if o.RootCAPath != "" {
 		o.RootCAPath = filepath.Clean(o.RootCAPath)
 	}
-	if o.KeyPath == o.CertPath || o.KeyPath == o.RootCAPath || o.CertPath == o.RootCAPath {
+	sameKey := o.KeyPath == o.CertPath || o.KeyPath == o.RootCAPath
+	if sameKey || o.CertPath == o.RootCAPath {
 		const msg = "key path %q, certificate path %q and root CA path %q must differ"
 		return o, fmt.Errorf(msg, o.KeyPath, o.CertPath, o.RootCAPath)
 	}
@@ -156,7 +158,7 @@ func withDefaults(o Options) (Options, error) {
 }
 
 // choosePaths puts the new pair at the configured paths unless the pair in
-// force occupies one of them; then it uses names unique to the new
+// force occupies one of them. In that case it uses names unique to the new
 // certificate, so the pair in force stays whole until the configuration
 // names the new one.
 func (p *Plan) choosePaths(o Options, generation string) {
@@ -318,7 +320,8 @@ func (p *Plan) WriteRootCA() error {
 			return err
 		}
 
-		err = atomicfile.WriteFileOwned(p.rootCAPath, p.rootCAPEM, 0o644, p.uid, p.gid)
+		err = atomicfile.WriteFileOwned(p.rootCAPath, p.rootCAPEM, 0o644,
+			p.uid, p.gid)
 		if err != nil {
 			return fmt.Errorf("install root CA: %w", err)
 		}

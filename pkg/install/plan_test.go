@@ -130,15 +130,15 @@ func TestInstallOwnership(t *testing.T) {
 }
 
 func TestInstallCustomUserLookedUp(t *testing.T) {
-	var asked []string
+	var lookedUp []string
 	opts := rootOptions(privateTempDir(t))
 	opts.User, opts.Group = "gg_user", "gg_group"
 	opts.LookupUser = func(name string) (*user.User, error) {
-		asked = append(asked, "user:"+name)
+		lookedUp = append(lookedUp, "user:"+name)
 		return nil, user.UnknownUserError(name)
 	}
 	opts.LookupGroup = func(name string) (*user.Group, error) {
-		asked = append(asked, "group:"+name)
+		lookedUp = append(lookedUp, "group:"+name)
 		return nil, user.UnknownGroupError(name)
 	}
 	creds := validCredentials(t)
@@ -149,7 +149,7 @@ func TestInstallCustomUserLookedUp(t *testing.T) {
 	}
 
 	want := []string{"user:gg_user", "group:gg_group"}
-	if diff := cmp.Diff(want, asked); diff != "" {
+	if diff := cmp.Diff(want, lookedUp); diff != "" {
 		t.Errorf("lookups differ (-want +got):\n%s", diff)
 	}
 }

@@ -48,7 +48,8 @@ func Match(certPath, keyPath string) (*x509.Certificate, error) {
 
 // matchPEM parses a certificate and a private key and checks that they
 // belong together. certName and keyName name them in errors.
-func matchPEM(certPEM, keyPEM []byte, certName, keyName string) (*x509.Certificate, error) {
+func matchPEM(certPEM, keyPEM []byte, certName, keyName string) (
+	*x509.Certificate, error) {
 	cert, err := parseCertificate(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("certificate %q: %w", certName, err)

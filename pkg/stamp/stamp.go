@@ -41,7 +41,7 @@ import (
 const FileName = "stamp.json"
 
 // ErrNotProvisioned is returned by Check when the device has no stamp that
-// holds; the wrapping error says why.
+// holds. The wrapping error gives the reason.
 var ErrNotProvisioned = errors.New("not provisioned")
 
 // Stamp is the record of one completed provisioning.
@@ -59,7 +59,8 @@ type Stamp struct {
 	DeviceID       string `json:"deviceId"`
 	DeviceIDSource string `json:"deviceIdSource"`
 
-	// DeviceConfiguration is what RegisterThing returned, if anything.
+	// DeviceConfiguration is the deviceConfiguration map of the
+	// RegisterThing response, nil when the response had none.
 	DeviceConfiguration map[string]string `json:"deviceConfiguration,omitempty"`
 
 	// ProvisionedAt is stored in UTC with whole seconds (RFC 3339).
@@ -69,7 +70,7 @@ type Stamp struct {
 	Version string `json:"version"`
 }
 
-// thingNamePattern is what AWS IoT accepts as a thing name.
+// thingNamePattern matches the thing names that AWS IoT accepts.
 var thingNamePattern = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
 
 var fingerprintPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -143,8 +144,8 @@ func Read(stateDir string) (Stamp, error) {
 // Check reads the stamp and checks that it holds: the thing name is valid,
 // the certificate it names parses, has the recorded fingerprint and matches
 // the key it names. The certificate's validity period is not checked. Every
-// failure wraps ErrNotProvisioned and says why, and the stamp is returned
-// when it could be read.
+// failure wraps ErrNotProvisioned and gives the reason. The stamp is
+// returned whenever it could be read.
 func Check(stateDir string) (Stamp, error) {
 	s, err := Read(stateDir)
 	if err != nil {

@@ -1,6 +1,7 @@
 package fakeiot
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
@@ -50,11 +51,11 @@ func (s *Server) WriteFixture(dir string) (Fixture, error) {
 		}
 	}
 
-	mainConfig, err := yaml.Marshal(s.mainConfig(dir))
+	mainConfig, err := encodeYAML(s.mainConfig(dir))
 	if err != nil {
 		return Fixture{}, fmt.Errorf("encode config.yaml: %w", err)
 	}
-	fleetConfig, err := yaml.Marshal(s.fleetConfig(f))
+	fleetConfig, err := encodeYAML(s.fleetConfig(f))
 	if err != nil {
 		return Fixture{}, fmt.Errorf("encode fleetprovisioning.yaml: %w", err)
 	}
@@ -76,6 +77,21 @@ func (s *Server) WriteFixture(dir string) (Fixture, error) {
 		}
 	}
 	return f, nil
+}
+
+// encodeYAML encodes v with the two-space indentation of the Greengrass
+// Lite examples.
+func encodeYAML(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // writeFile writes data to path with exactly perm, whatever the umask.

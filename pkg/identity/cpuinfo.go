@@ -1,0 +1,42 @@
+package identity
+
+import (
+	"strings"
+)
+
+// maxCPUInfoLen bounds the read of /proc/cpuinfo. The Serial line comes last
+// on ARM, after one block per core, and a block is under 1 KiB on every
+// architecture this runs on, so 4 MiB covers thousands of cores.
+const maxCPUInfoLen = 4 << 20
+
+func probeCPUSerial(t *tree) (string, error) {
+	data, err := t.readFile("proc/cpuinfo", maxCPUInfoLen)
+	if err != nil {
+		return "", err
+	}
+	return cpuSerial(data)
+}
+
+// cpuSerial returns the lower-cased value of the first non-empty Serial line
+// of /proc/cpuinfo content. The line may sit anywhere, and its key may be
+// followed by tabs or spaces before the colon.
+func cpuSerial(cpuinfo []byte) (string, error) {
+	found := false
+	for line := range strings.Lines(string(cpuinfo)) {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(key) != "Serial" {
+			continue
+		}
+
+		found = true
+		value = strings.TrimSpace(value)
+		if value != "" {
+			return finishValue(strings.ToLower(value))
+		}
+	}
+
+	if found {
+		return "", absentf("Serial line in /proc/cpuinfo is empty")
+	}
+	return "", absentf("no Serial line in /proc/cpuinfo")
+}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,4 +235,62 @@ func registerThing(t *testing.T, tc *testClient, template, token string, params 
 	req := map[string]any{"certificateOwnershipToken": token, "parameters": params}
 	topic := tc.call(t, provisionTopic(template), req, &ans)
 	return topic, ans
+}
+
+// waitFor polls cond until it holds, failing the test after hangTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hangTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// expectNoMessage fails the test if a message has arrived.
+func (tc *testClient) expectNoMessage(t *testing.T) {
+	t.Helper()
+	select {
+	case m := <-tc.messages:
+		t.Errorf("unexpected message on %q: %q", m.Topic, m.Payload)
+	default:
+	}
+}
+
+// fakeClock is a settable clock for Config.Clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// connectCode dials addr and returns the CONNACK reason code, or -1 when
+// the connection failed without a CONNACK.
+func connectCode(t *testing.T, addr string, conf *tls.Config, clientID string) int {
+	t.Helper()
+	_, ack, err := dial(t, addr, conf, clientID)
+	if ack != nil {
+		return int(ack.ReasonCode)
+	}
+	if err == nil {
+		t.Fatalf("connect %q: no CONNACK and no error", clientID)
+	}
+	return -1
 }

@@ -91,7 +91,7 @@ func (r *runner) giveUp(err error) error {
 	if max > 0 && r.attempt >= max {
 		r.log.Error("provisioning failed: no attempts left",
 			append(errorFields(err), zap.Int("attempt", r.attempt))...)
-		return fmt.Errorf("provisioning failed after %d attempts: %w", r.attempt, err)
+		return fmt.Errorf("provisioning failed at attempt %d of %d: %w", r.attempt, max, err)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ var (
 )
 
 // checkDir checks that an existing directory is no more permissive than r
-// allows and belongs to root or uid. A missing directory passes, because
+// allows and belongs to root, to uid or to the user running this process. A missing directory passes, because
 // ensureDir creates it. A stricter mode than r.create, such as 0700 where
 // 0755 would do, is accepted.
 //
@@ -55,9 +55,13 @@ func checkDir(dir string, r dirRule, uid int) error {
 	}
 
 	st, ok := info.Sys().(*syscall.Stat_t)
-	if ok && st.Uid != 0 && int(st.Uid) != uid {
+	if !ok {
+		return nil
+	}
+	dirUID := int(st.Uid)
+	if dirUID != 0 && dirUID != uid && dirUID != os.Geteuid() {
 		const msg = "%s directory %q belongs to uid %d, not root or uid %d; run chown"
-		return fmt.Errorf(msg, r.purpose, dir, st.Uid, uid)
+		return fmt.Errorf(msg, r.purpose, dir, dirUID, uid)
 	}
 
 	return nil
@@ -96,8 +100,9 @@ func chmodArg(bits fs.FileMode) string {
 
 // ensureDir creates dir when it is missing, and checks it otherwise. The
 // directory itself gets r.create and the owner uid:gid. Missing parents get
-// 0755 and root, which every user can traverse. Each new entry is made
-// durable by an fsync of its parent.
+// 0755, which every user can traverse, and the user running this process
+// (root for the daemon). Each new entry is made durable by an fsync of its
+// parent.
 func ensureDir(dir string, r dirRule, uid, gid int) error {
 	err := checkDir(dir, r, uid)
 	if err != nil {
@@ -109,7 +114,7 @@ func ensureDir(dir string, r dirRule, uid, gid int) error {
 		return nil
 	}
 
-	err = mkdirAll(filepath.Dir(dir), 0o755, 0, 0)
+	err = mkdirAll(filepath.Dir(dir), 0o755, os.Geteuid(), os.Getegid())
 	if err != nil {
 		return err
 	}

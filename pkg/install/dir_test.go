@@ -40,7 +40,7 @@ func TestExistingDirectoryNoMorePermissive(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			opts := rootOptions(root)
+			opts := testOptions(root)
 			opts.KeyPath = filepath.Join(keyDir, "priv_key")
 			opts.CertPath = filepath.Join(certDir, "certificate.pem")
 			opts.RootCAPath = filepath.Join(certDir, "AmazonRootCA.pem")
@@ -73,7 +73,7 @@ func TestExistingDirectoryModeUnchanged(t *testing.T) {
 	}
 	creds := validCredentials(t)
 
-	p, err := Prepare(rootOptions(dir), creds.keyPEM, creds.certPEM, nil)
+	p, err := Prepare(testOptions(dir), creds.keyPEM, creds.certPEM, nil)
 	if err != nil {
 		t.Fatalf("Prepare() = %v", err)
 	}
@@ -93,7 +93,7 @@ func TestDirectoryOfAnotherUserRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := rootOptions(dir)
+	opts := testOptions(dir)
 	creds := validCredentials(t)
 
 	_, err = Prepare(opts, creds.keyPEM, creds.certPEM, nil)
@@ -114,7 +114,7 @@ func TestDirectoryPathIsFile(t *testing.T) {
 	mustWriteFile(t, notDir, []byte("x"))
 	creds := validCredentials(t)
 
-	_, err := Prepare(rootOptions(notDir), creds.keyPEM, creds.certPEM, nil)
+	_, err := Prepare(testOptions(notDir), creds.keyPEM, creds.certPEM, nil)
 	if err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("Prepare() under a file = %v; want a not-a-directory error", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -81,9 +82,13 @@ func lookups(users map[string]string, groups map[string]string) (
 	return lookupUser, lookupGroup
 }
 
-// rootOptions returns options for credentials in dir owned by root.
-func rootOptions(dir string) Options {
-	lookupUser, lookupGroup := lookups(nil, nil)
+// testOptions returns options for credentials in dir, with the Greengrass
+// user and group mapped to the user running the test, so the tests also run
+// without root.
+func testOptions(dir string) Options {
+	lookupUser, lookupGroup := lookups(
+		map[string]string{DefaultUser: strconv.Itoa(os.Geteuid())},
+		map[string]string{DefaultUser: strconv.Itoa(os.Getegid())})
 	return Options{
 		KeyPath:     filepath.Join(dir, "priv_key"),
 		CertPath:    filepath.Join(dir, "certificate.pem"),

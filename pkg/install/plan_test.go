@@ -16,7 +16,7 @@ import (
 func TestInstallFreshUnderUmask(t *testing.T) {
 	for _, umask := range []int{0, 0o077} {
 		dir := filepath.Join(privateTempDir(t), "greengrass", "credentials")
-		opts := rootOptions(dir)
+		opts := testOptions(dir)
 		creds := validCredentials(t)
 		ca := validCredentials(t).certPEM
 
@@ -68,7 +68,7 @@ func TestInstallFreshUnderUmask(t *testing.T) {
 
 func TestInstallSeparateDirectories(t *testing.T) {
 	root := privateTempDir(t)
-	opts := rootOptions(root)
+	opts := testOptions(root)
 	opts.KeyPath = filepath.Join(root, "private", "priv_key")
 	opts.CertPath = filepath.Join(root, "public", "certificate.pem")
 	opts.RootCAPath = filepath.Join(root, "ca", "AmazonRootCA.pem")
@@ -109,7 +109,7 @@ func TestInstallOwnership(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(privateTempDir(t), "credentials")
-			opts := rootOptions(dir)
+			opts := testOptions(dir)
 			opts.LookupUser, opts.LookupGroup = lookups(tt.users, tt.groups)
 			creds := validCredentials(t)
 
@@ -131,7 +131,7 @@ func TestInstallOwnership(t *testing.T) {
 
 func TestInstallCustomUserLookedUp(t *testing.T) {
 	var lookedUp []string
-	opts := rootOptions(privateTempDir(t))
+	opts := testOptions(privateTempDir(t))
 	opts.User, opts.Group = "gg_user", "gg_group"
 	opts.LookupUser = func(name string) (*user.User, error) {
 		lookedUp = append(lookedUp, "user:"+name)
@@ -155,7 +155,7 @@ func TestInstallCustomUserLookedUp(t *testing.T) {
 }
 
 func TestPrepareLookupFailure(t *testing.T) {
-	opts := rootOptions(privateTempDir(t))
+	opts := testOptions(privateTempDir(t))
 	broken := errors.New("nss backend unreachable")
 	opts.LookupUser = func(string) (*user.User, error) { return nil, broken }
 	creds := validCredentials(t)
@@ -192,7 +192,7 @@ func TestPrepareRejectsInvalidInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := privateTempDir(t)
-			opts := rootOptions(dir)
+			opts := testOptions(dir)
 			if tt.edit != nil {
 				tt.edit(&opts)
 			}
@@ -212,7 +212,7 @@ func TestPrepareRejectsInvalidInput(t *testing.T) {
 func TestWriteStepsInOrder(t *testing.T) {
 	dir := privateTempDir(t)
 	creds := validCredentials(t)
-	p, err := Prepare(rootOptions(dir), creds.keyPEM, creds.certPEM, creds.certPEM)
+	p, err := Prepare(testOptions(dir), creds.keyPEM, creds.certPEM, creds.certPEM)
 	if err != nil {
 		t.Fatalf("Prepare() = %v", err)
 	}
@@ -244,7 +244,7 @@ func TestWriteStepsInOrder(t *testing.T) {
 
 func TestWriteKeyRejectsSymlinkTarget(t *testing.T) {
 	dir := privateTempDir(t)
-	opts := rootOptions(dir)
+	opts := testOptions(dir)
 	elsewhere := filepath.Join(privateTempDir(t), "elsewhere")
 	err := os.Symlink(elsewhere, opts.KeyPath)
 	if err != nil {
@@ -269,7 +269,7 @@ func TestWriteKeyRejectsSymlinkTarget(t *testing.T) {
 func TestInstallWithoutRootCA(t *testing.T) {
 	dir := privateTempDir(t)
 	creds := validCredentials(t)
-	p, err := Prepare(rootOptions(dir), creds.keyPEM, creds.certPEM, nil)
+	p, err := Prepare(testOptions(dir), creds.keyPEM, creds.certPEM, nil)
 	if err != nil {
 		t.Fatalf("Prepare() = %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 func installed(t *testing.T, dir string) credentials {
 	t.Helper()
 	creds := validCredentials(t)
-	p, err := Prepare(rootOptions(dir), creds.keyPEM, creds.certPEM, creds.certPEM)
+	p, err := Prepare(testOptions(dir), creds.keyPEM, creds.certPEM, creds.certPEM)
 	if err != nil {
 		t.Fatalf("Prepare() = %v", err)
 	}
@@ -24,7 +24,7 @@ func installed(t *testing.T, dir string) credentials {
 func TestReprovisionUsesUniqueNames(t *testing.T) {
 	dir := privateTempDir(t)
 	oldCreds := installed(t, dir)
-	opts := rootOptions(dir)
+	opts := testOptions(dir)
 	creds := validCredentials(t)
 
 	p, err := Prepare(opts, creds.keyPEM, creds.certPEM, creds.certPEM)
@@ -65,7 +65,7 @@ func TestReprovisionEveryCrashPointLeavesPair(t *testing.T) {
 	for stop := 0; stop <= 3; stop++ {
 		dir := privateTempDir(t)
 		installed(t, dir)
-		opts := rootOptions(dir)
+		opts := testOptions(dir)
 		creds := validCredentials(t)
 		p, err := Prepare(opts, creds.keyPEM, creds.certPEM, creds.certPEM)
 		if err != nil {
@@ -99,7 +99,7 @@ func TestReprovisionEveryCrashPointLeavesPair(t *testing.T) {
 func TestReprovisionTwiceAlternatesPaths(t *testing.T) {
 	dir := privateTempDir(t)
 	installed(t, dir)
-	opts := rootOptions(dir)
+	opts := testOptions(dir)
 
 	first := validCredentials(t)
 	p1, err := Prepare(opts, first.keyPEM, first.certPEM, first.certPEM)
@@ -140,7 +140,7 @@ func TestReprovisionTwiceAlternatesPaths(t *testing.T) {
 
 func TestZeroByteCertificateNotInForce(t *testing.T) {
 	dir := privateTempDir(t)
-	opts := rootOptions(dir)
+	opts := testOptions(dir)
 	mustWriteFile(t, opts.KeyPath, validCredentials(t).keyPEM)
 	mustWriteFile(t, opts.CertPath, nil)
 	creds := validCredentials(t)
@@ -164,7 +164,7 @@ func TestZeroByteCertificateNotInForce(t *testing.T) {
 func TestCleanupRemovesInterruptedRun(t *testing.T) {
 	dir := privateTempDir(t)
 	installed(t, dir)
-	opts := rootOptions(dir)
+	opts := testOptions(dir)
 	// An interrupted run wrote its key under a unique name and stopped.
 	mustWriteFile(t, filepath.Join(dir, "priv_key.0123456789ab"), []byte("old key"))
 	unrelated := []string{"priv_key.bak", "certificate.pem.orig", "claim.pem.crt",
@@ -193,7 +193,7 @@ func TestCleanupRemovesInterruptedRun(t *testing.T) {
 func TestCleanupRemovesCertificateBeforeKey(t *testing.T) {
 	dir := privateTempDir(t)
 	installed(t, dir)
-	opts := rootOptions(dir)
+	opts := testOptions(dir)
 	creds := validCredentials(t)
 	p, err := Prepare(opts, creds.keyPEM, creds.certPEM, nil)
 	if err != nil {

@@ -110,7 +110,37 @@ func Prepare(opts Options, keyPEM, certPEM, rootCAPEM []byte) (*Plan, error) {
 	return p, nil
 }
 
+// withDefaults validates the paths of o, cleans them and fills in the
+// defaults of empty fields.
 func withDefaults(o Options) (Options, error) {
+	o, err := cleanPaths(o)
+	if err != nil {
+		return o, err
+	}
+
+	if o.CurrentKeyPath == "" {
+		o.CurrentKeyPath = o.KeyPath
+	}
+	if o.CurrentCertPath == "" {
+		o.CurrentCertPath = o.CertPath
+	}
+	o.CurrentKeyPath = filepath.Clean(o.CurrentKeyPath)
+	o.CurrentCertPath = filepath.Clean(o.CurrentCertPath)
+
+	if o.User == "" {
+		o.User = DefaultUser
+	}
+	if o.Group == "" {
+		o.Group = DefaultUser
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+
+	return o, nil
+}
+
+func cleanPaths(o Options) (Options, error) {
 	for _, path := range []struct{ name, value string }{
 		{"key path", o.KeyPath},
 		{"certificate path", o.CertPath},
@@ -133,25 +163,6 @@ func withDefaults(o Options) (Options, error) {
 	if sameKey || o.CertPath == o.RootCAPath {
 		const msg = "key path %q, certificate path %q and root CA path %q must differ"
 		return o, fmt.Errorf(msg, o.KeyPath, o.CertPath, o.RootCAPath)
-	}
-
-	if o.CurrentKeyPath == "" {
-		o.CurrentKeyPath = o.KeyPath
-	}
-	if o.CurrentCertPath == "" {
-		o.CurrentCertPath = o.CertPath
-	}
-	o.CurrentKeyPath = filepath.Clean(o.CurrentKeyPath)
-	o.CurrentCertPath = filepath.Clean(o.CurrentCertPath)
-
-	if o.User == "" {
-		o.User = DefaultUser
-	}
-	if o.Group == "" {
-		o.Group = DefaultUser
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 
 	return o, nil

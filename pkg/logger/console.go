@@ -25,7 +25,8 @@ type consoleCore struct {
 	ns     []string
 }
 
-func newConsoleCore(level zapcore.LevelEnabler, out zapcore.WriteSyncer) *consoleCore {
+func newConsoleCore(level zapcore.LevelEnabler,
+	out zapcore.WriteSyncer) *consoleCore {
 	return &consoleCore{LevelEnabler: level, out: out}
 }
 
@@ -37,7 +38,8 @@ func (c *consoleCore) With(fields []zapcore.Field) zapcore.Core {
 	return &clone
 }
 
-func (c *consoleCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+func (c *consoleCore) Check(ent zapcore.Entry,
+	ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.Enabled(ent.Level) {
 		return ce.AddCore(ent, c)
 	}

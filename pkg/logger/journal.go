@@ -59,7 +59,8 @@ func (c *journalCore) With(fields []zapcore.Field) zapcore.Core {
 	return &clone
 }
 
-func (c *journalCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+func (c *journalCore) Check(ent zapcore.Entry,
+	ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.Enabled(ent.Level) {
 		return ce.AddCore(ent, c)
 	}
@@ -191,9 +192,12 @@ type journalSender struct {
 func newJournalSender(path string) (*journalSender, error) {
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Net: "unixgram"})
 	if err != nil {
-		return nil, fmt.Errorf("failed to create socket for journal %q: %w", path, err)
+		return nil, fmt.Errorf("failed to create socket for journal %q: %w",
+			path, err)
 	}
-	return &journalSender{conn: conn, addr: &net.UnixAddr{Name: path, Net: "unixgram"}}, nil
+
+	addr := &net.UnixAddr{Name: path, Net: "unixgram"}
+	return &journalSender{conn: conn, addr: addr}, nil
 }
 
 // send sends data as one datagram. A datagram larger than the socket send

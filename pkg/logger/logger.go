@@ -44,7 +44,8 @@ func build(o options) (*zap.Logger, error) {
 	log := zap.New(core, zap.AddCaller(), zap.ErrorOutput(out))
 
 	if problem != nil {
-		log.Warn("failed to set up journal logging, logging to stderr", zap.Error(problem))
+		log.Warn("failed to set up journal logging, logging to stderr",
+			zap.Error(problem))
 	}
 	return log, nil
 }

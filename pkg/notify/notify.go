@@ -43,7 +43,7 @@ func New(log *zap.Logger) *Notifier {
 	n := &Notifier{log: log, now: time.Now}
 	n.enabled = os.Getenv("NOTIFY_SOCKET") != ""
 	if !n.enabled {
-		log.Debug("not started by systemd with NOTIFY_SOCKET, notifications disabled")
+		log.Debug("NOTIFY_SOCKET not set, systemd notifications disabled")
 		return n
 	}
 

@@ -38,7 +38,8 @@ type JobError struct {
 }
 
 func (e *JobError) Error() string {
-	return fmt.Sprintf("restart of unit %q finished with result %q (%s): see journalctl -u %s",
+	return fmt.Sprintf(
+		"restart of unit %q finished with result %q (%s): see journalctl -u %s",
 		e.Unit, e.Result, describeResult(e.Result), e.Unit)
 }
 
@@ -68,7 +69,8 @@ func Connect(ctx context.Context, address string) (*sd.Conn, error) {
 	if address == "" {
 		conn, err := sd.NewSystemConnectionContext(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("failed to connect to the D-Bus system bus: %w", err)
+			return nil, fmt.Errorf("failed to connect to the D-Bus system bus: %w",
+				err)
 		}
 		return conn, nil
 	}
@@ -108,22 +110,26 @@ func dial(ctx context.Context, address string) (*dbus.Conn, error) {
 // each one left running would keep stale credentials; the errors are joined.
 // A failed job is a *JobError. When ctx is done, Units returns at once and
 // the job it waited for goes on in systemd.
-func Units(ctx context.Context, conn *sd.Conn, units []string, log *zap.Logger) error {
+func Units(ctx context.Context, conn *sd.Conn, units []string,
+	log *zap.Logger) error {
 	var errs []error
 	for _, unit := range units {
 		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("restart of unit %q not started: %w", unit, err))
+			err = fmt.Errorf("restart of unit %q not started: %w", unit, err)
+			errs = append(errs, err)
 			break
 		}
 
-		if err := restartUnit(ctx, conn, unit, log.With(zap.String("unit", unit))); err != nil {
+		unitLog := log.With(zap.String("unit", unit))
+		if err := restartUnit(ctx, conn, unit, unitLog); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func restartUnit(ctx context.Context, conn *sd.Conn, unit string, log *zap.Logger) error {
+func restartUnit(ctx context.Context, conn *sd.Conn, unit string,
+	log *zap.Logger) error {
 	if err := validateUnitName(unit); err != nil {
 		return err
 	}
@@ -150,7 +156,8 @@ func restartUnit(ctx context.Context, conn *sd.Conn, unit string, log *zap.Logge
 // partOf returns the units that are PartOf unit, read from its ConsistsOf
 // property. A failure to read it is logged and leaves the list empty,
 // because the restart itself may still succeed.
-func partOf(ctx context.Context, conn *sd.Conn, unit string, log *zap.Logger) []string {
+func partOf(ctx context.Context, conn *sd.Conn, unit string,
+	log *zap.Logger) []string {
 	prop, err := conn.GetUnitPropertyContext(ctx, unit, "ConsistsOf")
 	if err != nil {
 		log.Warn("failed to list units that are part of unit", zap.Error(err))
@@ -176,7 +183,8 @@ func resetFailed(ctx context.Context, conn *sd.Conn, name string, log *zap.Logge
 	case err == nil:
 		log.Debug("failed state reset", zap.String("reset-unit", name))
 	case isNoSuchUnit(err):
-		log.Debug("unit not loaded, nothing to reset", zap.String("reset-unit", name))
+		log.Debug("unit not loaded, nothing to reset",
+			zap.String("reset-unit", name))
 	default:
 		log.Warn("failed to reset failed state of unit",
 			zap.String("reset-unit", name), zap.Error(err))
@@ -191,7 +199,8 @@ func runRestartJob(ctx context.Context, conn *sd.Conn, unit string) (string, err
 	ch := make(chan string, 1)
 	_, err := conn.RestartUnitContext(ctx, unit, "replace", ch)
 	if isNoSuchUnit(err) {
-		return "", fmt.Errorf("failed to restart unit %q: unit not found; check the unit name and systemctl list-unit-files: %w",
+		return "", fmt.Errorf(
+			"unit %q not found: check the name against systemctl list-unit-files: %w",
 			unit, err)
 	}
 	if err != nil {
@@ -202,7 +211,8 @@ func runRestartJob(ctx context.Context, conn *sd.Conn, unit string) (string, err
 	case result := <-ch:
 		return result, nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("stopped waiting for restart of unit %q, the job goes on in systemd: %w",
+		return "", fmt.Errorf(
+			"stopped waiting for restart of unit %q, the job goes on in systemd: %w",
 			unit, ctx.Err())
 	}
 }

@@ -119,7 +119,7 @@ func TestUnits(t *testing.T) {
 			units:     map[string]*fakeUnit{},
 			restart:   []string{"ggl.core.missing.service"},
 			wantCalls: restartCalls("ggl.core.missing.service"),
-			wantErr:   `"ggl.core.missing.service": unit not found`,
+			wantErr:   `unit "ggl.core.missing.service" not found`,
 		},
 		{
 			name: "failure-does-not-stop-others",

@@ -19,18 +19,21 @@ var unitTypes = []string{
 // ([A-Za-z0-9:_.\\-], with '@' for templates) and a known type suffix.
 func validateUnitName(name string) error {
 	if len(name) > maxUnitName {
-		return fmt.Errorf("invalid unit name %q: longer than %d bytes", name, maxUnitName)
+		return fmt.Errorf("invalid unit name %q: longer than %d bytes",
+			name, maxUnitName)
 	}
 
 	prefix, ok := cutTypeSuffix(name)
 	if !ok || prefix == "" {
-		return fmt.Errorf("invalid unit name %q: want NAME.TYPE such as greengrass-lite.target",
+		return fmt.Errorf(
+			"invalid unit name %q: want NAME.TYPE such as greengrass-lite.target",
 			name)
 	}
 
 	for _, r := range prefix {
 		if !isUnitNameChar(r) {
-			return fmt.Errorf("invalid unit name %q: character %q is not allowed", name, r)
+			return fmt.Errorf("invalid unit name %q: character %q is not allowed",
+				name, r)
 		}
 	}
 	return nil

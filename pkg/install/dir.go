@@ -20,8 +20,9 @@ type dirRule struct {
 
 var (
 	// keyDir forbids group and world write, so no other user can swap the
-	// key, and world read, so no other user can list it.
-	keyDir = dirRule{create: 0o700, forbidden: 0o026, purpose: "private key"}
+	// key. World read only lets others list the names, since the key itself
+	// is 0600; images that ship the credentials folder as 0755 keep working.
+	keyDir = dirRule{create: 0o700, forbidden: 0o022, purpose: "private key"}
 
 	// publicDir forbids group and world write only, because certificates
 	// are public.

@@ -137,7 +137,11 @@ func checkEtherType(t *tree, dir string) error {
 }
 
 // checkAddrAssignType accepts a permanent address. Kernels before 3.2 have
-// no addr_assign_type file; their address is taken as permanent.
+// no addr_assign_type file, so their address is taken as permanent.
+//
+// NOTE: a bonded port whose address the bond replaced reports 3 and is
+// skipped. Its permanent address is only available through the
+// ETHTOOL_GPERMADDR ioctl, which is not queried.
 func checkAddrAssignType(t *tree, dir string) error {
 	got, err := readAttr(t, dir+"/addr_assign_type")
 	if errors.Is(err, fs.ErrNotExist) {

@@ -31,5 +31,4 @@
 // and each problem is an *Error naming the file, the line and the dotted key.
 // Keys in the fleet provisioning block that nothing reads are listed in
 // Config.Unknown, so that a misspelled key shows up in the log.
-
 package ggconfig

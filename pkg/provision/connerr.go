@@ -31,9 +31,10 @@ const alertNoApplicationProtocol tls.AlertError = 120
 func (r *runner) classifyConnect(err error, clientID, role string) error {
 	const op = "connect"
 	var (
-		ack      *ackError
-		verify   *tls.CertificateVerificationError
-		proxyErr *proxyError
+		ack       *ackError
+		verify    *tls.CertificateVerificationError
+		proxyErr  *proxyError
+		noConnack *noConnackError
 	)
 	alert, _ := remoteAlert(err)
 	switch {
@@ -51,6 +52,9 @@ func (r *runner) classifyConnect(err error, clientID, role string) error {
 			alpnProtocol, r.o.Port, err))
 	case errors.As(err, &proxyErr) && proxyErr.code == http.StatusProxyAuthRequired:
 		return newError(op, Rejected, err)
+	case errors.As(err, &noConnack):
+		return newError(op, Transient, fmt.Errorf("%w; if this repeats, %s",
+			err, certificateHint(role)))
 	}
 	return newError(op, Transient, err)
 }

@@ -56,7 +56,7 @@ func connectPaho(ctx context.Context, cfg sessionConfig) (session, error) {
 
 func connectError(connack *paho.Connack, err error) error {
 	if connack == nil || connack.ReasonCode < 0x80 {
-		return fmt.Errorf("MQTT CONNECT failed: %w", err)
+		return &noConnackError{err: err}
 	}
 	ack := &ackError{packet: "CONNACK", code: connack.ReasonCode}
 	if connack.Properties != nil {

@@ -43,11 +43,11 @@ func envAny(names ...string) string {
 
 // parseProxyURL parses an http:// proxy URL; a bare "host:port" means http.
 func parseProxyURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		u, err = url.Parse("http://" + raw)
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
 	}
-	if err != nil || u.Host == "" {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
 		return nil, fmt.Errorf("proxy URL %q is invalid: want http://host:port",
 			redactURL(raw))
 	}

@@ -167,3 +167,16 @@ func (e *handshakeError) Error() string {
 }
 
 func (e *handshakeError) Unwrap() error { return e.err }
+
+// noConnackError is a connection that ended after the TLS handshake but
+// before a CONNACK. With TLS 1.3 a server that rejects the client
+// certificate does so after the client's handshake has finished, and its
+// alert is often lost with the connection reset, so this may be a rejected
+// certificate as well as a network fault.
+type noConnackError struct{ err error }
+
+func (e *noConnackError) Error() string {
+	return fmt.Sprintf("connection ended before CONNACK: %v", e.err)
+}
+
+func (e *noConnackError) Unwrap() error { return e.err }

@@ -20,10 +20,10 @@ const maxPEMFileSize = 1 << 20
 
 // LoadClaim reads the claim certificate and key and checks that they parse,
 // that the key matches the certificate, and that the certificate is valid at
-// now. Every error is an *Error: class LocalConfig for unreadable, unparsable,
-// mismatched or expired files, and Transient for a certificate that is not
-// valid yet, because that means the device clock is behind (common at boot
-// without a real-time clock) and it heals once the time is synchronized.
+// now. Every error is an *Error of class LocalConfig for unreadable,
+// unparsable, mismatched or expired files. A certificate that is not valid
+// yet is Transient instead: the device clock is behind (common at boot
+// without a real-time clock), and that heals once the time is synchronized.
 func LoadClaim(certPath, keyPath string, now time.Time) (tls.Certificate, *x509.Certificate, error) {
 	const op = "load claim"
 	certPEM, err := readPEMFile(certPath)

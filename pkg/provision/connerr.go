@@ -82,7 +82,7 @@ func certificateHint(role string) string {
 	return "the new certificate may not be active yet"
 }
 
-// classifyConnack explains a CONNACK failure. Refusals of the certificate or
+// classifyConnack explains a CONNACK failure. Rejections of the certificate or
 // client ID need a change in AWS IoT, so they are Rejected: retried with the
 // long backoff, not reported as a local error.
 func (r *runner) classifyConnack(ack *ackError, clientID, role string) error {
@@ -100,7 +100,7 @@ func (r *runner) classifyConnack(ack *ackError, clientID, role string) error {
 		hint = fmt.Sprintf("the device policy must allow iot:Connect for client ID %q, "+
 			"the thing name", clientID)
 	}
-	return newError(op, Rejected, fmt.Errorf("the server refused CONNECT: %s: %w",
+	return newError(op, Rejected, fmt.Errorf("the server rejected CONNECT: %s: %w",
 		hint, ack))
 }
 

@@ -91,7 +91,7 @@ func dialTCP(ctx context.Context, proxy *url.URL, host string, port int) (net.Co
 	return conn, nil
 }
 
-// connectTunnel asks the proxy on conn to open a tunnel to addr.
+// connectTunnel sends CONNECT addr to the proxy on conn and checks the reply.
 func connectTunnel(ctx context.Context, conn net.Conn, proxy *url.URL, addr string) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
@@ -141,14 +141,14 @@ func (b byteReader) Read(p []byte) (int, error) {
 	return b.r.Read(p)
 }
 
-// proxyError is a CONNECT refused by the proxy.
+// proxyError is a CONNECT rejected by the proxy.
 type proxyError struct {
 	proxy, target, status string
 	code                  int
 }
 
 func (e *proxyError) Error() string {
-	msg := fmt.Sprintf("proxy %q refused CONNECT to %q: %s", e.proxy, e.target, e.status)
+	msg := fmt.Sprintf("proxy %q rejected CONNECT to %q: %s", e.proxy, e.target, e.status)
 	if e.code == http.StatusProxyAuthRequired {
 		msg += ": check the user and password in the proxy URL"
 	}

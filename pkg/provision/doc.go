@@ -4,8 +4,7 @@
 // Run connects with the claim certificate, has a CSR signed through
 // CreateCertificateFromCsr (or takes a key pair from CreateKeysAndCertificate),
 // registers the thing with RegisterThing, and proves the new certificate with one
-// CONNECT before it returns. It retries with full-jitter backoff, tells
+// CONNECT before it returns. It retries with full-jitter backoff, separates
 // transient faults from cloud-side rejections and from local configuration
-// errors, and never logs a private key, an ownership token or a certificate
-// body.
+// errors, and logs no private key, ownership token or certificate body.
 package provision

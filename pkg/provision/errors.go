@@ -6,19 +6,19 @@ import (
 	"strings"
 )
 
-// Class tells Run how to react to a failed attempt.
+// Class is the kind of a failed attempt, which decides how Run retries.
 type Class int
 
 const (
 	// Transient is a fault that goes away by itself: network, DNS, timeout,
-	// no answer, disconnect, throttling, a 5xx service error. Retried with the
+	// no response, disconnect, throttling, a 5xx service error. Retried with the
 	// transient backoff cap.
 	Transient Class = iota
 	// StartOver means the certificate or token of this attempt is unusable:
 	// the token was rejected or expired, the certificate is for another key, or
-	// the answer was malformed. The next attempt uses a new key and CSR.
+	// the response was malformed. The next attempt uses a new key and CSR.
 	StartOver
-	// Rejected is a refusal that only a change in the cloud can fix (policy,
+	// Rejected is a rejection that only a change in the cloud can fix (policy,
 	// template, pre-provisioning hook, a revoked claim certificate). Retried
 	// with the long rejected backoff cap.
 	Rejected
@@ -43,8 +43,8 @@ func (c Class) String() string {
 }
 
 // Error is a failed provisioning step. StatusCode, ErrorCode and ErrorMessage
-// are copied from a rejected answer of AWS IoT (zero when the step failed
-// before an answer); Err carries the cause or a plain explanation.
+// are copied from a rejected response of AWS IoT (zero when the step failed
+// before a response); Err carries the cause or a plain explanation.
 type Error struct {
 	Op           string // the step or operation, e.g. "RegisterThing", "connect"
 	StatusCode   int
@@ -94,7 +94,7 @@ func newError(op string, c Class, err error) *Error {
 	return &Error{Op: op, Class: c, Err: err}
 }
 
-// classifyRejection returns the class of a rejected answer. AWS sends
+// classifyRejection returns the class of a rejected response. AWS sends
 // throttling either as 429 or as 400 with a throttling code, so the error code
 // is looked at first and the status code only when the code is unknown.
 func classifyRejection(statusCode int, errorCode string) Class {
@@ -109,7 +109,7 @@ func classifyRejection(statusCode int, errorCode string) Class {
 		return Transient
 	default:
 		// 400, 401, 403, 404, other codes and a missing code: the request
-		// was refused, and repeating it unchanged is not expected to help.
+		// was rejected, and repeating it unchanged is not expected to help.
 		return Rejected
 	}
 }

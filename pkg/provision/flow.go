@@ -15,8 +15,8 @@ import (
 // operation is one request/response pair of the fleet provisioning API.
 type operation struct {
 	name  string // API name, used as Error.Op
-	topic string // request topic; answers arrive on topic/accepted and topic/rejected
-	step  string // Event.Step while waiting for the answer
+	topic string // request topic; responses arrive on topic/accepted and topic/rejected
+	step  string // Event.Step while waiting for the response
 }
 
 func (op operation) accepted() string { return op.topic + "/accepted" }
@@ -114,7 +114,7 @@ func (r *runner) newCredentials(ctx context.Context) (credentials, error) {
 		return credentials{}, newError("generate key", LocalConfig, err)
 	}
 	if generate == nil {
-		return credentials{}, nil // KeyAWSGenerated: the key comes with the answer
+		return credentials{}, nil // KeyAWSGenerated: the key comes with the response
 	}
 
 	r.step(StepGeneratingKey)
@@ -145,8 +145,8 @@ func (r *runner) stepError(ctx context.Context, op string, err error) error {
 	return newError(op, Transient, err)
 }
 
-// subscribe subscribes to the answers of both operations and checks every
-// SUBACK reason code before anything is published, because an answer sent
+// subscribe subscribes to the responses of both operations and checks every
+// SUBACK reason code before anything is published, because a response sent
 // before the subscription exists is lost.
 func (r *runner) subscribe(ctx context.Context, sess session, ops ...operation) error {
 	var topics []string
@@ -166,13 +166,13 @@ func (r *runner) subscribe(ctx context.Context, sess session, ops ...operation) 
 
 	var ack *ackError
 	if errors.As(err, &ack) {
-		return r.refusedTopic("subscribe", ack)
+		return r.rejectedTopic("subscribe", ack)
 	}
 	return r.stepError(ctx, "subscribe", err)
 }
 
-// refusedTopic explains a SUBACK or PUBACK failure code.
-func (r *runner) refusedTopic(op string, ack *ackError) error {
+// rejectedTopic explains a SUBACK or PUBACK failure code.
+func (r *runner) rejectedTopic(op string, ack *ackError) error {
 	if ack.code == reasonNotAuthorized {
 		err := fmt.Errorf("the claim policy does not allow topic %q; check that the "+
 			"claim policy names template %q (%w)", ack.topic, r.o.TemplateName, ack)
@@ -185,20 +185,20 @@ func (r *runner) refusedTopic(op string, ack *ackError) error {
 	return newError(op, Rejected, ack)
 }
 
-// create requests a certificate and validates the answer.
+// create requests a certificate and validates the response.
 func (r *runner) create(ctx context.Context, sess session, op operation,
-	creds credentials) (*createAnswer, error) {
+	creds credentials) (*createResponse, error) {
 	payload := []byte("{}")
 	if creds.csrPEM != nil {
 		payload = mustJSON(map[string]string{"certificateSigningRequest": string(creds.csrPEM)})
 	}
 
-	answer, err := r.request(ctx, sess, op, payload)
+	response, err := r.request(ctx, sess, op, payload)
 	if err != nil {
 		return nil, err
 	}
 
-	created, err := parseCreateAnswer(op.name, answer, creds.key)
+	created, err := parseCreateResponse(op.name, response, creds.key)
 	if err != nil {
 		return nil, err
 	}
@@ -212,18 +212,18 @@ func (r *runner) create(ctx context.Context, sess session, op operation,
 
 // registerThing sends RegisterThing with the ownership token and Params.
 func (r *runner) registerThing(ctx context.Context, sess session, op operation,
-	token string) (*registerAnswer, error) {
+	token string) (*registerResponse, error) {
 	request := struct {
 		Token      string            `json:"certificateOwnershipToken"`
 		Parameters map[string]string `json:"parameters,omitempty"`
 	}{token, r.o.Params}
 
-	answer, err := r.request(ctx, sess, op, mustJSON(request))
+	response, err := r.request(ctx, sess, op, mustJSON(request))
 	if err != nil {
 		return nil, err
 	}
 
-	thing, err := parseRegisterAnswer(answer, r.o.TemplateName)
+	thing, err := parseRegisterResponse(response, r.o.TemplateName)
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +243,8 @@ func mustJSON(v any) []byte {
 }
 
 // result assembles the Result of a registered thing.
-func (r *runner) result(creds credentials, created *createAnswer,
-	thing *registerAnswer) (*Result, error) {
+func (r *runner) result(creds credentials, created *createResponse,
+	thing *registerResponse) (*Result, error) {
 	key := creds.key
 	if created.key != nil {
 		key = created.key
@@ -284,7 +284,7 @@ func (r *runner) verify(ctx context.Context, res *Result) error {
 }
 
 // request publishes payload to op's topic, checks the PUBACK and waits for
-// the answer. It returns the accepted payload, or the classified rejection.
+// the response. It returns the accepted payload, or the classified rejection.
 func (r *runner) request(ctx context.Context, sess session, op operation,
 	payload []byte) ([]byte, error) {
 	r.step(op.step)
@@ -296,18 +296,18 @@ func (r *runner) request(ctx context.Context, sess session, op operation,
 	if err != nil {
 		var ack *ackError
 		if errors.As(err, &ack) {
-			return nil, r.refusedTopic(op.name, ack)
+			return nil, r.rejectedTopic(op.name, ack)
 		}
 		return nil, r.stepError(ctx, op.name, err)
 	}
 
-	return r.awaitAnswer(ctx, sess, op)
+	return r.awaitResponse(ctx, sess, op)
 }
 
-// awaitAnswer waits up to ResponseTimeout for op's answer. Messages on other
-// topics are ignored: answers carry no correlation ID, and only one request
+// awaitResponse waits up to ResponseTimeout for op's response. Messages on other
+// topics are ignored: responses carry no correlation ID, and only one request
 // is in flight per connection.
-func (r *runner) awaitAnswer(ctx context.Context, sess session, op operation) ([]byte, error) {
+func (r *runner) awaitResponse(ctx context.Context, sess session, op operation) ([]byte, error) {
 	timeout := time.NewTimer(r.o.ResponseTimeout)
 	defer timeout.Stop()
 
@@ -319,9 +319,9 @@ func (r *runner) awaitAnswer(ctx context.Context, sess session, op operation) ([
 			r.o.Alive()
 		case <-timeout.C:
 			return nil, newError(op.name, Transient,
-				fmt.Errorf("no answer within %v", r.o.ResponseTimeout))
+				fmt.Errorf("no response within %v", r.o.ResponseTimeout))
 		case m := <-sess.Messages():
-			if payload, err, ok := r.matchAnswer(op, m); ok {
+			if payload, err, ok := r.matchResponse(op, m); ok {
 				return payload, err
 			}
 		case <-sess.Lost():
@@ -330,24 +330,25 @@ func (r *runner) awaitAnswer(ctx context.Context, sess session, op operation) ([
 	}
 }
 
-// drainAfterLoss returns an answer that arrived before the connection ended,
+// drainAfterLoss returns a response that arrived before the connection ended,
 // or the connection error.
 func (r *runner) drainAfterLoss(op operation, sess session) ([]byte, error) {
 	for {
 		select {
 		case m := <-sess.Messages():
-			if payload, err, ok := r.matchAnswer(op, m); ok {
+			if payload, err, ok := r.matchResponse(op, m); ok {
 				return payload, err
 			}
 		default:
 			return nil, newError(op.name, Transient,
-				fmt.Errorf("connection lost while waiting for the answer: %w", sess.Err()))
+				fmt.Errorf("connection lost while waiting for the response: %w", sess.Err()))
 		}
 	}
 }
 
-// matchAnswer reports whether m answers op, and if so its payload or error.
-func (r *runner) matchAnswer(op operation, m message) ([]byte, error, bool) {
+// matchResponse reports whether m is the response to op, and if so returns its
+// payload or error.
+func (r *runner) matchResponse(op operation, m message) ([]byte, error, bool) {
 	switch m.topic {
 	case op.accepted():
 		return m.payload, nil, true
@@ -361,7 +362,7 @@ func (r *runner) matchAnswer(op operation, m message) ([]byte, error, bool) {
 }
 
 // dial waits for the reconnect spacing of clientID, then connects with cert.
-// role is "claim" or "device" and selects the explanation of a refusal.
+// role is "claim" or "device" and selects the explanation of a rejection.
 func (r *runner) dial(ctx context.Context, clientID string, cert tls.Certificate,
 	role string) (session, error) {
 	if err := r.waitReconnect(ctx, clientID); err != nil {

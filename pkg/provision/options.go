@@ -116,7 +116,7 @@ type Options struct {
 	// https_proxy/HTTPS_PROXY. NoProxy lists hosts that bypass it (the
 	// no_proxy syntax); "" reads no_proxy/NO_PROXY.
 	ProxyURL, NoProxy string
-	ResponseTimeout   time.Duration // per answer; default 30 s
+	ResponseTimeout   time.Duration // per response; default 30 s
 	Keepalive         time.Duration // MQTT keep alive, 30 s to 1200 s; default 60 s
 	DialTimeout       time.Duration // TCP, proxy and TLS setup; default 30 s
 	Retry             RetryPolicy

@@ -10,8 +10,8 @@ import (
 )
 
 // messageBuffer is the number of received messages held for the reader.
-// Provisioning expects one answer per request, so a full buffer means the
-// server sends what nobody asked for, and the surplus is dropped.
+// Provisioning expects one response per request, so a full buffer means the
+// server sends messages that were not requested, and the surplus is dropped.
 const messageBuffer = 16
 
 // pahoSession is a session on github.com/eclipse/paho.golang/paho.

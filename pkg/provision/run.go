@@ -113,7 +113,7 @@ func (r *runner) logRetry(err error, delay time.Duration) {
 }
 
 // errorFields returns the log fields of err: class and, from an *Error, the
-// codes and message of the cloud's answer.
+// codes and message of the cloud's response.
 func errorFields(err error) []zap.Field {
 	fields := []zap.Field{zap.Error(err), zap.Stringer("class", classOf(err))}
 	var pe *Error

@@ -149,11 +149,11 @@ func TestRunRecoversFromFault(t *testing.T) {
 		// attempt must start over with a new key and CSR.
 		wantCreates int
 	}{
-		{"no-answer-create", []injection{{fakeiot.OpCreateFromCSR, fakeiot.NoAnswer()}},
+		{"no-response-create", []injection{{fakeiot.OpCreateFromCSR, fakeiot.NoAnswer()}},
 			Transient, 2},
-		{"no-answer-register", []injection{{fakeiot.OpRegister, fakeiot.NoAnswer()}},
+		{"no-response-register", []injection{{fakeiot.OpRegister, fakeiot.NoAnswer()}},
 			Transient, 2},
-		{"slow-answer-past-timeout",
+		{"slow-response-past-timeout",
 			[]injection{{fakeiot.OpCreateFromCSR, fakeiot.Delay(2 * time.Second)}},
 			Transient, 2},
 		{"disconnect-create", []injection{{fakeiot.OpCreateFromCSR, fakeiot.Disconnect()}},
@@ -236,7 +236,7 @@ func firstRetryClass(t *testing.T, env *fakeEnv) Class {
 	return 0
 }
 
-func TestRunSlowAnswerWithinTimeout(t *testing.T) {
+func TestRunSlowResponseWithinTimeout(t *testing.T) {
 	env := startFake(t, fakeiot.Config{})
 	env.srv.Inject(fakeiot.OpCreateFromCSR, fakeiot.Delay(300*time.Millisecond))
 	env.srv.Inject(fakeiot.OpRegister, fakeiot.Delay(300*time.Millisecond))

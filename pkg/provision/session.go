@@ -21,9 +21,9 @@ type message struct {
 // MQTT library can be replaced and faults injected in tests.
 type session interface {
 	// Subscribe subscribes to topics at QoS 1 in one SUBSCRIBE and waits for
-	// the SUBACK. A refused topic returns an *ackError.
+	// the SUBACK. A rejected topic returns an *ackError.
 	Subscribe(ctx context.Context, topics []string) error
-	// Publish publishes payload at QoS 1 and waits for the PUBACK. A refused
+	// Publish publishes payload at QoS 1 and waits for the PUBACK. A rejected
 	// publish returns an *ackError.
 	Publish(ctx context.Context, topic string, payload []byte) error
 	// Messages delivers PUBLISH packets of the subscribed topics.
@@ -54,7 +54,7 @@ type connector func(ctx context.Context, cfg sessionConfig) (session, error)
 // ackError is a SUBACK, PUBACK or CONNACK with a failure reason code.
 type ackError struct {
 	packet string // "SUBACK", "PUBACK" or "CONNACK"
-	topic  string // the refused topic; empty for CONNACK
+	topic  string // the rejected topic; empty for CONNACK
 	code   byte
 	reason string // the server's reason string, may be empty
 }
@@ -169,10 +169,9 @@ func (e *handshakeError) Error() string {
 func (e *handshakeError) Unwrap() error { return e.err }
 
 // noConnackError is a connection that ended after the TLS handshake but
-// before a CONNACK. With TLS 1.3 a server that rejects the client
-// certificate does so after the client's handshake has finished, and its
-// alert is often lost with the connection reset, so this may be a rejected
-// certificate as well as a network fault.
+// before a CONNACK. With TLS 1.3 a server rejects the client certificate
+// after the client's handshake has finished. Its alert is often lost with the
+// connection reset, so this error may mean a rejected certificate.
 type noConnackError struct{ err error }
 
 func (e *noConnackError) Error() string {

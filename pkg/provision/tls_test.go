@@ -294,8 +294,8 @@ func TestRunClaimUnknownToServer(t *testing.T) {
 	o.Retry.MaxAttempts = 1
 
 	// With TLS 1.3 the server's alert is often lost with the connection
-	// reset, so the failure cannot be told from a network fault: the error
-	// stays Transient but must name the likely cause.
+	// reset, so the failure looks like a network fault. The error may stay
+	// Transient but must name the likely cause.
 	_, err := env.run(t, o)
 	if got := classOf(err); err == nil || (got != Rejected && got != Transient) {
 		t.Errorf("class = %s; want %s or %s (error %v)", got, Rejected, Transient, err)

@@ -256,7 +256,7 @@ func TestRunAliveDuringWait(t *testing.T) {
 	}
 
 	// alives records how many events had been reported at each call; count
-	// the calls made while the CreateCertificateFromCsr answer was awaited.
+	// the calls made while the CreateCertificateFromCsr response was awaited.
 	events := env.rec.snapshot()
 	waitIndex := -1
 	for i, e := range events {
@@ -275,6 +275,6 @@ func TestRunAliveDuringWait(t *testing.T) {
 	// One call comes with the step's own report; the ticker (every 10 ms
 	// here) must add more during the 500 ms wait.
 	if calls < 2 {
-		t.Errorf("Alive calls while waiting for the answer = %d; want at least 2", calls)
+		t.Errorf("Alive calls while waiting for the response = %d; want at least 2", calls)
 	}
 }

@@ -14,19 +14,19 @@ import (
 	"unicode/utf8"
 )
 
-// maxAnswerSize is the largest answer payload accepted, in bytes. Real
-// answers are a few KiB (a certificate, a token, an RSA key); AWS IoT's
+// maxResponseSize is the largest response payload accepted, in bytes. Real
+// responses are a few KiB (a certificate, a token, an RSA key); AWS IoT's
 // own payload limit is 128 KB.
-const maxAnswerSize = 64 << 10
+const maxResponseSize = 64 << 10
 
 var (
 	thingNamePattern     = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
 	certificateIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 )
 
-// createAnswer is the accepted answer of CreateCertificateFromCsr and
+// createResponse is the accepted response of CreateCertificateFromCsr and
 // CreateKeysAndCertificate after validation.
-type createAnswer struct {
+type createResponse struct {
 	certificateID  string
 	certificate    *x509.Certificate
 	certificatePEM []byte
@@ -34,55 +34,55 @@ type createAnswer struct {
 	key            crypto.Signer // CreateKeysAndCertificate only
 }
 
-// registerAnswer is the accepted answer of RegisterThing after validation.
-type registerAnswer struct {
+// registerResponse is the accepted response of RegisterThing after validation.
+type registerResponse struct {
 	thingName           string
 	deviceConfiguration map[string]string
 }
 
-// decodeAnswer decodes one JSON object from payload into v. Types must match
+// decodeResponse decodes one JSON object from payload into v. Types must match
 // and nothing may follow the object. Unknown fields are ignored, because AWS
-// may add fields to an answer and that must not stop provisioning.
-func decodeAnswer(payload []byte, v any) error {
-	if len(payload) > maxAnswerSize {
-		return fmt.Errorf("answer of %d bytes is larger than the %d byte limit",
-			len(payload), maxAnswerSize)
+// may add fields to a response and that must not stop provisioning.
+func decodeResponse(payload []byte, v any) error {
+	if len(payload) > maxResponseSize {
+		return fmt.Errorf("response of %d bytes is larger than the %d byte limit",
+			len(payload), maxResponseSize)
 	}
 	trimmed := bytes.TrimLeft(payload, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return errors.New("answer is not a JSON object")
+		return errors.New("response is not a JSON object")
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("answer is invalid JSON: %w", err)
+		return fmt.Errorf("response is invalid JSON: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("answer has data after the JSON object")
+		return errors.New("response has data after the JSON object")
 	}
 	return nil
 }
 
-// malformed returns a StartOver error for an unusable accepted answer of op.
+// malformed returns a StartOver error for an unusable accepted response of op.
 func malformed(op string, err error) *Error {
-	return newError(op, StartOver, fmt.Errorf("malformed answer: %w", err))
+	return newError(op, StartOver, fmt.Errorf("malformed response: %w", err))
 }
 
-// parseCreateAnswer validates an accepted answer of op. key is the key the
-// CSR was signed with; nil for CreateKeysAndCertificate, whose answer brings
+// parseCreateResponse validates an accepted response of op. key is the key the
+// CSR was signed with; nil for CreateKeysAndCertificate, whose response brings
 // its own key.
-func parseCreateAnswer(op string, payload []byte, key crypto.Signer) (*createAnswer, error) {
+func parseCreateResponse(op string, payload []byte, key crypto.Signer) (*createResponse, error) {
 	var raw struct {
 		CertificateID  *string `json:"certificateId"`
 		CertificatePEM *string `json:"certificatePem"`
 		PrivateKey     *string `json:"privateKey"`
 		Token          *string `json:"certificateOwnershipToken"`
 	}
-	if err := decodeAnswer(payload, &raw); err != nil {
+	if err := decodeResponse(payload, &raw); err != nil {
 		return nil, malformed(op, err)
 	}
 
-	a := &createAnswer{}
+	a := &createResponse{}
 	switch {
 	case raw.CertificateID == nil || *raw.CertificateID == "":
 		return nil, malformed(op, errors.New("certificateId is missing"))
@@ -121,15 +121,15 @@ func parseCreateAnswer(op string, payload []byte, key crypto.Signer) (*createAns
 	return a, nil
 }
 
-// parseRegisterAnswer validates an accepted answer of RegisterThing for
+// parseRegisterResponse validates an accepted response of RegisterThing for
 // template.
-func parseRegisterAnswer(payload []byte, template string) (*registerAnswer, error) {
+func parseRegisterResponse(payload []byte, template string) (*registerResponse, error) {
 	const op = "RegisterThing"
 	var raw struct {
 		ThingName           *string           `json:"thingName"`
 		DeviceConfiguration map[string]string `json:"deviceConfiguration"`
 	}
-	if err := decodeAnswer(payload, &raw); err != nil {
+	if err := decodeResponse(payload, &raw); err != nil {
 		return nil, malformed(op, err)
 	}
 
@@ -143,22 +143,22 @@ func parseRegisterAnswer(payload []byte, template string) (*registerAnswer, erro
 			"thing name %q is invalid: want 1 to 128 of [a-zA-Z0-9:_-]", *raw.ThingName))
 	}
 
-	a := &registerAnswer{thingName: *raw.ThingName, deviceConfiguration: raw.DeviceConfiguration}
+	a := &registerResponse{thingName: *raw.ThingName, deviceConfiguration: raw.DeviceConfiguration}
 	if a.deviceConfiguration == nil {
 		a.deviceConfiguration = map[string]string{}
 	}
 	return a, nil
 }
 
-// parseRejection returns the classified *Error for a rejected answer of op.
-// A rejection that cannot be decoded is a malformed answer (StartOver).
+// parseRejection returns the classified *Error for a rejected response of op.
+// A rejection that cannot be decoded is a malformed response (StartOver).
 func parseRejection(op string, payload []byte) *Error {
 	var raw struct {
 		StatusCode   int    `json:"statusCode"`
 		ErrorCode    string `json:"errorCode"`
 		ErrorMessage string `json:"errorMessage"`
 	}
-	if err := decodeAnswer(payload, &raw); err != nil {
+	if err := decodeResponse(payload, &raw); err != nil {
 		return malformed(op, fmt.Errorf("rejected: %w", err))
 	}
 

@@ -66,11 +66,11 @@ func jsonString(t testing.TB, v any) string {
 	return string(data)
 }
 
-func TestParseCreateAnswer(t *testing.T) {
+func TestParseCreateResponse(t *testing.T) {
 	key := newECKey(t)
 	good := issueCert(t, key)
 	other := issueCert(t, newECKey(t))
-	answer := func(fields map[string]any) []byte {
+	response := func(fields map[string]any) []byte {
 		base := map[string]any{"certificateId": good.id, "certificatePem": good.certPEM,
 			"certificateOwnershipToken": "tok"}
 		for k, v := range fields {
@@ -89,36 +89,36 @@ func TestParseCreateAnswer(t *testing.T) {
 		wantClass Class
 		wantText  string
 	}{
-		{"id-missing", answer(map[string]any{"certificateId": nil}), StartOver,
+		{"id-missing", response(map[string]any{"certificateId": nil}), StartOver,
 			"certificateId is missing"},
-		{"id-not-hex", answer(map[string]any{"certificateId": "../../etc/passwd"}),
+		{"id-not-hex", response(map[string]any{"certificateId": "../../etc/passwd"}),
 			StartOver, "certificateId"},
-		{"id-wrong-type", answer(map[string]any{"certificateId": 12}), StartOver,
+		{"id-wrong-type", response(map[string]any{"certificateId": 12}), StartOver,
 			"invalid JSON"},
-		{"token-missing", answer(map[string]any{"certificateOwnershipToken": nil}),
+		{"token-missing", response(map[string]any{"certificateOwnershipToken": nil}),
 			StartOver, "certificateOwnershipToken is missing"},
-		{"token-empty", answer(map[string]any{"certificateOwnershipToken": ""}),
+		{"token-empty", response(map[string]any{"certificateOwnershipToken": ""}),
 			StartOver, "certificateOwnershipToken is missing"},
-		{"pem-missing", answer(map[string]any{"certificatePem": nil}), StartOver,
+		{"pem-missing", response(map[string]any{"certificatePem": nil}), StartOver,
 			"certificatePem is missing"},
-		{"pem-garbage", answer(map[string]any{"certificatePem": "hello"}), StartOver,
+		{"pem-garbage", response(map[string]any{"certificatePem": "hello"}), StartOver,
 			"certificatePem"},
-		{"other-key", answer(map[string]any{"certificatePem": other.certPEM}),
+		{"other-key", response(map[string]any{"certificatePem": other.certPEM}),
 			StartOver, "issued for another key"},
 		{"array", []byte(`[1,2]`), StartOver, "not a JSON object"},
 		{"null", []byte(`null`), StartOver, "not a JSON object"},
-		{"trailing-data", append(answer(nil), []byte(`{}`)...), StartOver,
+		{"trailing-data", append(response(nil), []byte(`{}`)...), StartOver,
 			"data after the JSON object"},
-		{"truncated", answer(nil)[:40], StartOver, "invalid JSON"},
-		{"oversized", []byte(`{"certificateId":"` + strings.Repeat("a", maxAnswerSize) +
+		{"truncated", response(nil)[:40], StartOver, "invalid JSON"},
+		{"oversized", []byte(`{"certificateId":"` + strings.Repeat("a", maxResponseSize) +
 			`"}`), StartOver, "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseCreateAnswer("CreateCertificateFromCsr", tt.payload, key)
+			_, err := parseCreateResponse("CreateCertificateFromCsr", tt.payload, key)
 			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("parseCreateAnswer() error = %v; want an *Error", err)
+				t.Fatalf("parseCreateResponse() error = %v; want an *Error", err)
 			}
 			if pe.Class != tt.wantClass {
 				t.Errorf("class = %s; want %s", pe.Class, tt.wantClass)
@@ -130,23 +130,23 @@ func TestParseCreateAnswer(t *testing.T) {
 	}
 }
 
-func TestParseCreateAnswerAccepts(t *testing.T) {
+func TestParseCreateResponseAccepts(t *testing.T) {
 	key := newECKey(t)
 	good := issueCert(t, key)
 	payload := jsonString(t, map[string]any{"certificateId": good.id,
 		"certificatePem": good.certPEM, "certificateOwnershipToken": "tok",
 		"someFutureField": []int{1}})
 
-	a, err := parseCreateAnswer("CreateCertificateFromCsr", []byte(payload), key)
+	a, err := parseCreateResponse("CreateCertificateFromCsr", []byte(payload), key)
 	if err != nil {
-		t.Fatalf("parseCreateAnswer() error = %v", err)
+		t.Fatalf("parseCreateResponse() error = %v", err)
 	}
 	if a.certificateID != good.id || a.token != "tok" || string(a.certificatePEM) != good.certPEM {
-		t.Errorf("parseCreateAnswer() = %+v; want the fields of the payload", a)
+		t.Errorf("parseCreateResponse() = %+v; want the fields of the payload", a)
 	}
 }
 
-func TestParseCreateAnswerWithKey(t *testing.T) {
+func TestParseCreateResponseWithKey(t *testing.T) {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -177,14 +177,14 @@ func TestParseCreateAnswerWithKey(t *testing.T) {
 			if tt.privateKey != nil {
 				fields["privateKey"] = tt.privateKey
 			}
-			a, err := parseCreateAnswer("CreateKeysAndCertificate",
+			a, err := parseCreateResponse("CreateKeysAndCertificate",
 				[]byte(jsonString(t, fields)), nil)
 			if tt.wantErr == "" {
 				if err != nil {
-					t.Fatalf("parseCreateAnswer() error = %v", err)
+					t.Fatalf("parseCreateResponse() error = %v", err)
 				}
 				if !rsaKey.Equal(a.key) {
-					t.Error("parseCreateAnswer() key differs from privateKey")
+					t.Error("parseCreateResponse() key differs from privateKey")
 				}
 				return
 			}
@@ -201,7 +201,7 @@ func TestParseCreateAnswerWithKey(t *testing.T) {
 	}
 }
 
-func TestParseRegisterAnswer(t *testing.T) {
+func TestParseRegisterResponse(t *testing.T) {
 	tests := []struct {
 		name       string
 		payload    string
@@ -229,7 +229,7 @@ func TestParseRegisterAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := parseRegisterAnswer([]byte(tt.payload), "Tmpl")
+			a, err := parseRegisterResponse([]byte(tt.payload), "Tmpl")
 			if tt.wantErr != "" {
 				if classOf(err) != tt.wantClass || err == nil {
 					t.Errorf("class = %s; want %s (error %v)", classOf(err), tt.wantClass, err)
@@ -240,7 +240,7 @@ func TestParseRegisterAnswer(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("parseRegisterAnswer(%q) error = %v", tt.payload, err)
+				t.Fatalf("parseRegisterResponse(%q) error = %v", tt.payload, err)
 			}
 			if a.thingName != tt.wantName {
 				t.Errorf("thingName = %q; want %q", a.thingName, tt.wantName)
@@ -295,7 +295,7 @@ func TestTruncateKeepsRunes(t *testing.T) {
 	}
 }
 
-// FuzzParseAnswer feeds arbitrary payloads to every answer parser. They must
+// FuzzParseAnswer feeds arbitrary payloads to every response parser. They must
 // not panic, must return a classified *Error on failure, and must never
 // accept an invalid thing name or a certificate for another key.
 func FuzzParseAnswer(f *testing.F) {
@@ -312,18 +312,18 @@ func FuzzParseAnswer(f *testing.F) {
 	f.Add([]byte("{\"thingName\":\"a\xff\"}"))
 
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		if a, err := parseCreateAnswer("CreateCertificateFromCsr", payload, key); err == nil {
+		if a, err := parseCreateResponse("CreateCertificateFromCsr", payload, key); err == nil {
 			if !PublicKeysMatch(a.certificate, key) || a.token == "" ||
 				!certificateIDPattern.MatchString(a.certificateID) {
-				t.Fatalf("parseCreateAnswer accepted an invalid answer: %+v", a)
+				t.Fatalf("parseCreateResponse accepted an invalid response: %+v", a)
 			}
 		} else {
 			assertClassified(t, err)
 		}
 
-		if a, err := parseRegisterAnswer(payload, "T"); err == nil {
+		if a, err := parseRegisterResponse(payload, "T"); err == nil {
 			if !thingNamePattern.MatchString(a.thingName) || a.deviceConfiguration == nil {
-				t.Fatalf("parseRegisterAnswer accepted %q", a.thingName)
+				t.Fatalf("parseRegisterResponse accepted %q", a.thingName)
 			}
 		} else {
 			assertClassified(t, err)
@@ -346,6 +346,6 @@ func assertClassified(t *testing.T, err error) {
 		t.Fatalf("error %v is not an *Error", err)
 	}
 	if pe.Class == LocalConfig {
-		t.Fatalf("answer error %v classified as local configuration", err)
+		t.Fatalf("response error %v classified as local configuration", err)
 	}
 }

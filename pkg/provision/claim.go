@@ -24,7 +24,8 @@ const maxPEMFileSize = 1 << 20
 // unparsable, mismatched or expired files. A certificate that is not valid
 // yet is Transient instead: the device clock is behind (common at boot
 // without a real-time clock), and that heals once the time is synchronized.
-func LoadClaim(certPath, keyPath string, now time.Time) (tls.Certificate, *x509.Certificate, error) {
+func LoadClaim(certPath, keyPath string, now time.Time) (
+	tls.Certificate, *x509.Certificate, error) {
 	const op = "load claim"
 	certPEM, err := readPEMFile(certPath)
 	if err != nil {

@@ -68,7 +68,8 @@ func newTLSConfig(s tlsSettings) *tls.Config {
 
 // dialTCP opens a TCP connection to host:port, through an HTTP CONNECT
 // tunnel when proxy is not nil.
-func dialTCP(ctx context.Context, proxy *url.URL, host string, port int) (net.Conn, error) {
+func dialTCP(ctx context.Context, proxy *url.URL, host string,
+	port int) (net.Conn, error) {
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	var d net.Dialer
 	if proxy == nil {
@@ -92,7 +93,8 @@ func dialTCP(ctx context.Context, proxy *url.URL, host string, port int) (net.Co
 }
 
 // connectTunnel sends CONNECT addr to the proxy on conn and checks the reply.
-func connectTunnel(ctx context.Context, conn net.Conn, proxy *url.URL, addr string) error {
+func connectTunnel(ctx context.Context, conn net.Conn, proxy *url.URL,
+	addr string) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
 		defer conn.SetDeadline(time.Time{})

@@ -190,7 +190,8 @@ func (r *runner) create(ctx context.Context, sess session, op operation,
 	creds credentials) (*createResponse, error) {
 	payload := []byte("{}")
 	if creds.csrPEM != nil {
-		payload = mustJSON(map[string]string{"certificateSigningRequest": string(creds.csrPEM)})
+		csr := map[string]string{"certificateSigningRequest": string(creds.csrPEM)}
+		payload = mustJSON(csr)
 	}
 
 	response, err := r.request(ctx, sess, op, payload)
@@ -307,7 +308,8 @@ func (r *runner) request(ctx context.Context, sess session, op operation,
 // awaitResponse waits up to ResponseTimeout for op's response. Messages on other
 // topics are ignored: responses carry no correlation ID, and only one request
 // is in flight per connection.
-func (r *runner) awaitResponse(ctx context.Context, sess session, op operation) ([]byte, error) {
+func (r *runner) awaitResponse(ctx context.Context, sess session,
+	op operation) ([]byte, error) {
 	timeout := time.NewTimer(r.o.ResponseTimeout)
 	defer timeout.Stop()
 
@@ -412,7 +414,8 @@ func (r *runner) waitReconnect(ctx context.Context, clientID string) error {
 	return nil
 }
 
-func (r *runner) sessionConfig(clientID string, cert tls.Certificate) (sessionConfig, error) {
+func (r *runner) sessionConfig(clientID string,
+	cert tls.Certificate) (sessionConfig, error) {
 	roots, err := loadRoots(r.o.RootCAPath, r.o.UseSystemRoots)
 	if err != nil {
 		return sessionConfig{}, newError("load root CA", LocalConfig, err)

@@ -28,9 +28,13 @@ func newKeyGenerator(t KeyType) (keyGenerator, error) {
 			return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 		}, nil
 	case KeyRSA2048:
-		return func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) }, nil
+		return func() (crypto.Signer, error) {
+			return rsa.GenerateKey(rand.Reader, 2048)
+		}, nil
 	case KeyRSA3072:
-		return func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 3072) }, nil
+		return func() (crypto.Signer, error) {
+			return rsa.GenerateKey(rand.Reader, 3072)
+		}, nil
 	case KeyAWSGenerated:
 		return nil, nil
 	}

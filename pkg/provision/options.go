@@ -289,7 +289,8 @@ func validateEndpoint(host string) error {
 		return nil
 	}
 	if len(host) > 253 || strings.ContainsAny(host, ":/ \t") {
-		return fmt.Errorf("endpoint %q is invalid: want a host name without port or scheme", host)
+		return fmt.Errorf(
+			"endpoint %q is invalid: want a host name without port or scheme", host)
 	}
 	return nil
 }

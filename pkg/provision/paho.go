@@ -34,7 +34,9 @@ func connectPaho(ctx context.Context, cfg sessionConfig) (session, error) {
 		// the pinger and the caller.
 		Conn:              packets.NewThreadSafeConn(conn),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){s.receive},
-		OnClientError:     func(err error) { s.lost.set(fmt.Errorf("connection lost: %w", err)) },
+		OnClientError: func(err error) {
+			s.lost.set(fmt.Errorf("connection lost: %w", err))
+		},
 		OnServerDisconnect: func(d *paho.Disconnect) {
 			s.lost.set(disconnectError(d))
 		},

@@ -68,35 +68,30 @@ func malformed(op string, err error) *Error {
 	return newError(op, StartOver, fmt.Errorf("malformed response: %w", err))
 }
 
+// rawCreateResponse is the JSON of an accepted create response. Pointers
+// tell a missing field from an empty one in messages.
+type rawCreateResponse struct {
+	CertificateID  *string `json:"certificateId"`
+	CertificatePEM *string `json:"certificatePem"`
+	PrivateKey     *string `json:"privateKey"`
+	Token          *string `json:"certificateOwnershipToken"`
+}
+
 // parseCreateResponse validates an accepted response of op. key is the key the
 // CSR was signed with; nil for CreateKeysAndCertificate, whose response brings
 // its own key.
-func parseCreateResponse(op string, payload []byte, key crypto.Signer) (*createResponse, error) {
-	var raw struct {
-		CertificateID  *string `json:"certificateId"`
-		CertificatePEM *string `json:"certificatePem"`
-		PrivateKey     *string `json:"privateKey"`
-		Token          *string `json:"certificateOwnershipToken"`
-	}
+func parseCreateResponse(op string, payload []byte,
+	key crypto.Signer) (*createResponse, error) {
+	var raw rawCreateResponse
 	if err := decodeResponse(payload, &raw); err != nil {
 		return nil, malformed(op, err)
 	}
-
-	a := &createResponse{}
-	switch {
-	case raw.CertificateID == nil || *raw.CertificateID == "":
-		return nil, malformed(op, errors.New("certificateId is missing"))
-	case !certificateIDPattern.MatchString(*raw.CertificateID):
-		return nil, malformed(op, fmt.Errorf(
-			"certificateId %q is invalid: want 64 hexadecimal digits", *raw.CertificateID))
-	case raw.Token == nil || *raw.Token == "":
-		return nil, malformed(op, errors.New("certificateOwnershipToken is missing"))
-	case raw.CertificatePEM == nil || *raw.CertificatePEM == "":
-		return nil, malformed(op, errors.New("certificatePem is missing"))
+	if err := raw.checkFields(); err != nil {
+		return nil, malformed(op, err)
 	}
-	a.certificateID, a.token = *raw.CertificateID, *raw.Token
-	a.certificatePEM = []byte(*raw.CertificatePEM)
 
+	a := &createResponse{certificateID: *raw.CertificateID, token: *raw.Token,
+		certificatePEM: []byte(*raw.CertificatePEM)}
 	cert, err := parseCertificatePEM(a.certificatePEM)
 	if err != nil {
 		return nil, malformed(op, fmt.Errorf("certificatePem: %w", err))
@@ -104,11 +99,8 @@ func parseCreateResponse(op string, payload []byte, key crypto.Signer) (*createR
 	a.certificate = cert
 
 	if key == nil {
-		if raw.PrivateKey == nil || *raw.PrivateKey == "" {
-			return nil, malformed(op, errors.New("privateKey is missing"))
-		}
-		if key, err = ParseKeyPEM([]byte(*raw.PrivateKey)); err != nil {
-			return nil, malformed(op, fmt.Errorf("privateKey: %w", err))
+		if key, err = raw.privateKey(); err != nil {
+			return nil, malformed(op, err)
 		}
 		a.key = key
 	}
@@ -119,6 +111,34 @@ func parseCreateResponse(op string, payload []byte, key crypto.Signer) (*createR
 		return nil, newError(op, StartOver, err)
 	}
 	return a, nil
+}
+
+// checkFields checks the fields that every create response carries.
+func (raw *rawCreateResponse) checkFields() error {
+	switch {
+	case raw.CertificateID == nil || *raw.CertificateID == "":
+		return errors.New("certificateId is missing")
+	case !certificateIDPattern.MatchString(*raw.CertificateID):
+		return fmt.Errorf("certificateId %q is invalid: want 64 hexadecimal digits",
+			*raw.CertificateID)
+	case raw.Token == nil || *raw.Token == "":
+		return errors.New("certificateOwnershipToken is missing")
+	case raw.CertificatePEM == nil || *raw.CertificatePEM == "":
+		return errors.New("certificatePem is missing")
+	}
+	return nil
+}
+
+// privateKey parses the privateKey of a CreateKeysAndCertificate response.
+func (raw *rawCreateResponse) privateKey() (crypto.Signer, error) {
+	if raw.PrivateKey == nil || *raw.PrivateKey == "" {
+		return nil, errors.New("privateKey is missing")
+	}
+	key, err := ParseKeyPEM([]byte(*raw.PrivateKey))
+	if err != nil {
+		return nil, fmt.Errorf("privateKey: %w", err)
+	}
+	return key, nil
 }
 
 // parseRegisterResponse validates an accepted response of RegisterThing for
@@ -143,7 +163,10 @@ func parseRegisterResponse(payload []byte, template string) (*registerResponse, 
 			"thing name %q is invalid: want 1 to 128 of [a-zA-Z0-9:_-]", *raw.ThingName))
 	}
 
-	a := &registerResponse{thingName: *raw.ThingName, deviceConfiguration: raw.DeviceConfiguration}
+	a := &registerResponse{
+		thingName:           *raw.ThingName,
+		deviceConfiguration: raw.DeviceConfiguration,
+	}
 	if a.deviceConfiguration == nil {
 		a.deviceConfiguration = map[string]string{}
 	}

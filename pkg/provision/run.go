@@ -87,11 +87,11 @@ func (r *runner) giveUp(err error) error {
 		return err
 	}
 
-	max := r.o.Retry.MaxAttempts
-	if max > 0 && r.attempt >= max {
+	limit := r.o.Retry.MaxAttempts
+	if limit > 0 && r.attempt >= limit {
 		r.log.Error("provisioning failed: no attempts left",
 			append(errorFields(err), zap.Int("attempt", r.attempt))...)
-		return fmt.Errorf("provisioning failed at attempt %d of %d: %w", r.attempt, max, err)
+		return fmt.Errorf("provisioning failed at attempt %d of %d: %w", r.attempt, limit, err)
 	}
 	return nil
 }

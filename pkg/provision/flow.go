@@ -381,7 +381,7 @@ func (r *runner) dial(ctx context.Context, clientID string, cert tls.Certificate
 	} else {
 		r.step(StepVerifying)
 	}
-	r.lastConnect[clientID] = r.o.Retry.Clock.Now()
+	r.lastConnect[clientID] = connectRecord{at: r.o.Retry.Clock.Now(), attempt: r.attempt}
 	sess, err := do(ctx, r, func(ctx context.Context) (session, error) {
 		return r.connect(ctx, cfg)
 	}, func(s session) { s.Close() })
@@ -394,14 +394,32 @@ func (r *runner) dial(ctx context.Context, clientID string, cert tls.Certificate
 	return sess, nil
 }
 
-// waitReconnect sleeps until MinReconnect has passed since the last connect
-// with clientID.
+// connectRecord is the start of a connect, on o.Retry.Clock, and the attempt
+// that made it.
+type connectRecord struct {
+	at      time.Time
+	attempt int
+}
+
+// connectSpacing is AWS IoT's limit of one CONNECT per second per client ID.
+// It separates the claim connection from the check with the new certificate
+// when the thing name equals the device ID.
+const connectSpacing = time.Second
+
+// waitReconnect sleeps until enough time has passed since the last connect
+// with clientID: MinReconnect when an attempt failed in between, so that a
+// device that keeps failing does not hammer the broker, and connectSpacing
+// within one attempt.
 func (r *runner) waitReconnect(ctx context.Context, clientID string) error {
 	last, ok := r.lastConnect[clientID]
 	if !ok {
 		return nil
 	}
-	wait := last.Add(r.o.Retry.MinReconnect).Sub(r.o.Retry.Clock.Now())
+	spacing := r.o.Retry.MinReconnect
+	if last.attempt == r.attempt {
+		spacing = min(connectSpacing, spacing)
+	}
+	wait := last.at.Add(spacing).Sub(r.o.Retry.Clock.Now())
 	if wait <= 0 {
 		return nil
 	}

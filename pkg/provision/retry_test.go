@@ -216,3 +216,28 @@ func TestRunClaimNotYetValidRetries(t *testing.T) {
 		t.Errorf("attempts = %d; want 2", got)
 	}
 }
+
+// TestRunCheckSpacingSameClientID registers a thing named like the device
+// ID. The check with the new certificate then reuses the claim connection's
+// client ID, and must wait out the broker's one-second limit, but not the
+// spacing that follows a failed attempt.
+func TestRunCheckSpacingSameClientID(t *testing.T) {
+	env := startFake(t, fakeiot.Config{})
+	clock := newFakeClock(time.Now())
+	o := env.options()
+	o.Params = map[string]string{"SerialNumber": o.ClientID}
+	o.Retry.MinReconnect = 10 * time.Second
+	o.Retry.Clock = clock
+
+	res, err := env.run(t, o)
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+
+	if res.ThingName != o.ClientID {
+		t.Fatalf("thing name = %q; want the client ID %q", res.ThingName, o.ClientID)
+	}
+	if diff := cmp.Diff([]time.Duration{time.Second}, clock.waits()); diff != "" {
+		t.Errorf("clock waits (-want +got):\n%s", diff)
+	}
+}

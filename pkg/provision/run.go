@@ -19,9 +19,9 @@ type runner struct {
 	alive   *time.Ticker
 	attempt int
 
-	// lastConnect is the start of the last connect per client ID, on
-	// o.Retry.Clock, to keep reconnects o.Retry.MinReconnect apart.
-	lastConnect map[string]time.Time
+	// lastConnect is the last connect per client ID, to keep reconnects
+	// after a failure o.Retry.MinReconnect apart.
+	lastConnect map[string]connectRecord
 
 	// registered is a thing registered by an earlier attempt whose
 	// certificate is not proven yet. Later attempts only repeat the proof,
@@ -49,7 +49,7 @@ func run(ctx context.Context, o Options, connect connector) (*Result, error) {
 		log:         o.Logger,
 		connect:     connect,
 		alive:       time.NewTicker(o.AliveInterval),
-		lastConnect: map[string]time.Time{},
+		lastConnect: map[string]connectRecord{},
 	}
 	defer r.alive.Stop()
 	return r.loop(ctx)

@@ -128,7 +128,7 @@ func newTLSClient(t *testing.T, server *tlsServer, root []byte, alpn bool,
 	o := Options{Endpoint: "localhost", Port: mustAtoi(t, port), ALPN: alpn,
 		RootCAPath: rootPath, Retry: RetryPolicy{Clock: newFakeClock(now)}}.withDefaults()
 	r := &runner{o: o, log: o.Logger, alive: time.NewTicker(time.Hour),
-		lastConnect: map[string]time.Time{}}
+		lastConnect: map[string]connectRecord{}}
 	t.Cleanup(r.alive.Stop)
 
 	cfg, err := r.sessionConfig("device", client)

@@ -31,4 +31,14 @@
 // and each problem is an *Error naming the file, the line and the dotted key.
 // Keys in the fleet provisioning block that nothing reads are listed in
 // Config.Unknown, so that a misspelled key shows up in the log.
+//
+// # Edits
+//
+// Plan computes new file contents for a set of key values without writing:
+// each key changes in every file that sets it, by replacing only the bytes
+// of its value in the text, so comments, key order, quoting, indentation and
+// document markers stay as they were. Keys that no file sets go into a
+// drop-in file. Plan checks the merged result before it returns, and Apply
+// writes the files through a function the caller passes, such as an atomic
+// writer.
 package ggconfig

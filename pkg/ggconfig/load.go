@@ -24,6 +24,17 @@ func Load(path string) (*Config, error) {
 		path = DefaultPath
 	}
 
+	sources, err := readAll(path)
+	if err != nil {
+		return nil, err
+	}
+
+	return build(path, sources)
+}
+
+// readAll reads and parses path and its drop-in files, reporting every file
+// that fails.
+func readAll(path string) ([]*source, error) {
 	paths, err := findFiles(path)
 	if err != nil {
 		return nil, err
@@ -43,7 +54,7 @@ func Load(path string) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	return build(path, sources)
+	return sources, nil
 }
 
 // findFiles lists path, when it exists, and the *.yaml files of config.d.
@@ -147,20 +158,15 @@ func displayName(main, path string) string {
 
 // build merges the parsed sources and reads the settings from the result.
 func build(path string, sources []*source) (*Config, error) {
-	c := &Config{Path: path, sources: sources}
-	m := newMerger()
-	var errs []error
+	m, err := mergeAll(sources)
+	if err != nil {
+		return nil, err
+	}
+
+	c := &Config{Path: path, sources: sources, defs: m.defs}
 	for _, src := range sources {
 		c.Files = append(c.Files, src.path)
-		err := m.add(src)
-		if err != nil {
-			errs = append(errs, err)
-		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	c.defs = m.defs
 
 	r := &reader{cfg: c, root: m.root, reported: map[string]bool{}}
 	r.readSystem()
@@ -173,6 +179,23 @@ func build(path string, sources []*source) (*Config, error) {
 	}
 
 	return c, nil
+}
+
+// mergeAll merges sources in order, reporting every file that fails.
+func mergeAll(sources []*source) (*merger, error) {
+	m := newMerger()
+	var errs []error
+	for _, src := range sources {
+		err := m.add(src)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	return m, nil
 }
 
 // sortErrors orders errs, all *Error, by file in merge order, then by line.

@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// fakeDelay is how long the fake endpoint holds its answer to the first
+// fakeDelay is how long the fake endpoint holds its response to the first
 // certificate request: more than three watchdog intervals of the override.
 const (
 	fakeDelay        = 8 * time.Second
@@ -80,7 +80,7 @@ type fakeEndpoint struct {
 	done    chan error
 }
 
-// startFake starts cmd/fakeiot on 127.0.0.1 with a delayed first answer and
+// startFake starts cmd/fakeiot on 127.0.0.1 with a delayed first response and
 // waits until it is ready.
 func startFake(t *testing.T, bin string) *fakeEndpoint {
 	t.Helper()
@@ -210,14 +210,16 @@ func appendNew(list []string, value string) []string {
 }
 
 // waitForExit waits until the provisioning unit has left the active and
-// activating states, and returns its final properties and its progress.
+// activating states, or waits for a restart after a failure, and returns its
+// final properties and its progress.
 func waitForExit(t *testing.T, sb *sandbox) (map[string]string, progress) {
 	t.Helper()
 	var seen progress
 	final := sb.waitUntil(unitName, serviceProps, func(p map[string]string) bool {
 		seen.states = appendNew(seen.states, p["ActiveState"])
 		seen.statuses = appendNew(seen.statuses, p["StatusText"])
-		return p["ActiveState"] == "inactive" || p["ActiveState"] == "failed"
+		return p["ActiveState"] == "inactive" || p["ActiveState"] == "failed" ||
+			p["SubState"] == "auto-restart"
 	})
 	return final, seen
 }
@@ -241,7 +243,7 @@ func provisionFirst(t *testing.T, sb *sandbox) stamp {
 		"NRestarts": "0", "WatchdogUSec": "2s",
 	})
 	if !slices.Contains(seen.states, "active") {
-		t.Errorf("states = %q; want %q while the fake delays its answer", seen.states, "active")
+		t.Errorf("states = %q; want %q while the fake delays its response", seen.states, "active")
 	}
 	if !anyContains(seen.statuses, "attempt") {
 		t.Errorf("status texts = %q; want one that reports an attempt", seen.statuses)
@@ -317,8 +319,8 @@ func assertNoKeyLine(t *testing.T, sb *sandbox, path, text string) {
 	}
 }
 
-// checkInstalledKey checks that the new key belongs to ggcore and nobody
-// else may read it.
+// checkInstalledKey checks that the new key belongs to ggcore and no other
+// user may read it.
 func checkInstalledKey(t *testing.T, sb *sandbox) {
 	t.Helper()
 	info, err := os.Stat(sb.path(keyPath))
@@ -417,7 +419,7 @@ func reprovision(t *testing.T, sb *sandbox, first stamp) {
 
 var exposurePattern = regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
 
-// checkSecurity asks the running manager for the unit's exposure score.
+// checkSecurity reads the unit's exposure score from the running manager.
 func checkSecurity(t *testing.T, sb *sandbox) {
 	t.Helper()
 	out, err := sb.run("systemd-analyze", "security", "--no-pager", unitName)

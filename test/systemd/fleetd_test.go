@@ -225,7 +225,7 @@ func waitForExit(t *testing.T, sb *sandbox) (map[string]string, progress) {
 }
 
 // provisionFirst enables and starts the unit while the fake delays its first
-// answer, and checks progress, the watchdog, the journal, the installed files
+// response, and checks progress, the watchdog, the journal, the installed files
 // and the Greengrass Lite stand-ins.
 func provisionFirst(t *testing.T, sb *sandbox) stamp {
 	t.Helper()

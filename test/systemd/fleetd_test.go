@@ -46,6 +46,8 @@ func TestProvisioningUnit(t *testing.T) {
 	sb := startSandbox(t, st.dir)
 
 	first := provisionFirst(t, sb)
+	checkOrdering(t, sb)
+	checkIdentitySource(t, sb)
 	secondStartExitsAtOnce(t, sb, first)
 	configErrorStops(t, sb)
 	reprovision(t, sb, first)
@@ -333,6 +335,59 @@ func checkInstalledKey(t *testing.T, sb *sandbox) {
 	owner := sb.mustRun("stat", "-c", "%U:%G", keyPath)
 	if strings.TrimSpace(owner) != "ggcore:ggcore" {
 		t.Errorf("owner of %s = %q; want ggcore:ggcore", keyPath, strings.TrimSpace(owner))
+	}
+}
+
+// checkOrdering checks that the unit waits for the network without making
+// boot wait for it, and stays out of greengrass-lite.target's transactions.
+func checkOrdering(t *testing.T, sb *sandbox) {
+	t.Helper()
+	ours := sb.show(unitName, "After", "PartOf", "RequiredBy", "Before")
+	for _, unit := range []string{"network-online.target", "time-sync.target"} {
+		if !slices.Contains(strings.Fields(ours["After"]), unit) {
+			t.Errorf("%s: After = %q; want %s in it", unitName, ours["After"], unit)
+		}
+	}
+	for _, key := range []string{"PartOf", "RequiredBy", "Before"} {
+		if slices.Contains(strings.Fields(ours[key]), greengrassTarget) {
+			t.Errorf("%s: %s = %q; want no %s", unitName, key, ours[key], greengrassTarget)
+		}
+	}
+	for _, target := range []string{"multi-user.target", greengrassTarget} {
+		after := sb.show(target, "After")["After"]
+		if slices.Contains(strings.Fields(after), unitName) {
+			t.Errorf("%s: After contains %s, so it waits for the network", target, unitName)
+		}
+	}
+}
+
+// checkIdentitySource compares the device ID source that the daemon chose
+// under the unit's sandboxing with the source that an unrestricted probe
+// chooses, so a hardening setting that hides /proc or /sys files shows up.
+func checkIdentitySource(t *testing.T, sb *sandbox) {
+	t.Helper()
+	out := sb.mustRun("ggl-fleetd", "identity", "--json", "--state-dir", "/run/ggl-fleetd-probe")
+	var probed struct {
+		Source string `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(out), &probed); err != nil {
+		t.Fatalf("parse ggl-fleetd identity --json output %q: %v", out, err)
+	}
+
+	data, err := os.ReadFile(sb.path(stampPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stamped struct {
+		Source string `json:"deviceIdSource"`
+	}
+	if err := json.Unmarshal(data, &stamped); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("device ID source: %q in the unit, %q unrestricted", stamped.Source, probed.Source)
+	if probed.Source == "" || stamped.Source != probed.Source {
+		t.Errorf("device ID source in the unit = %q; want %q as an unrestricted probe finds",
+			stamped.Source, probed.Source)
 	}
 }
 

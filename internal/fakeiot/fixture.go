@@ -17,6 +17,7 @@ type Fixture struct {
 	ConfigPath       string // DIR/config.yaml
 	FleetConfigPath  string // DIR/config.d/fleetprovisioning.yaml
 	RootCAPath       string // DIR/certs/AmazonRootCA1.pem
+	IssuerCAPath     string // DIR/certs/issuer-ca.pem, signs device certificates
 	ClaimCertPath    string // DIR/certs/claim.cert.pem, mode 0644
 	ClaimKeyPath     string // DIR/certs/claim.key.pem, mode 0600
 	CertPath         string // DIR/credentials/certificate.pem (not written)
@@ -36,6 +37,7 @@ func (s *Server) WriteFixture(dir string) (Fixture, error) {
 		ConfigPath:       filepath.Join(dir, "config.yaml"),
 		FleetConfigPath:  filepath.Join(dir, "config.d", "fleetprovisioning.yaml"),
 		RootCAPath:       filepath.Join(dir, "certs", "AmazonRootCA1.pem"),
+		IssuerCAPath:     filepath.Join(dir, "certs", "issuer-ca.pem"),
 		ClaimCertPath:    filepath.Join(dir, "certs", "claim.cert.pem"),
 		ClaimKeyPath:     filepath.Join(dir, "certs", "claim.key.pem"),
 		CertPath:         filepath.Join(dir, "credentials", "certificate.pem"),
@@ -66,6 +68,7 @@ func (s *Server) WriteFixture(dir string) (Fixture, error) {
 		perm fs.FileMode
 	}{
 		{f.RootCAPath, s.pki.root.pem, 0o644},
+		{f.IssuerCAPath, s.pki.issuer.pem, 0o644},
 		{f.ClaimCertPath, s.pki.claimPEM, 0o644},
 		{f.ClaimKeyPath, s.pki.claimKey, 0o600},
 		{f.ConfigPath, mainConfig, 0o644},

@@ -282,6 +282,11 @@ func (s *Server) TemplateName() string { return s.cfg.TemplateName }
 // Amazon root CA is trusted on AWS.
 func (s *Server) RootCAPEM() []byte { return clone(s.pki.root.pem) }
 
+// IssuerCAPEM returns the CA certificate that signs the claim and device
+// certificates, as AWS IoT's issuing CA does; a device certificate verifies
+// against it.
+func (s *Server) IssuerCAPEM() []byte { return clone(s.pki.issuer.pem) }
+
 // ClaimCertPEM returns the claim certificate.
 func (s *Server) ClaimCertPEM() []byte { return clone(s.pki.claimPEM) }
 

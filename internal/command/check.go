@@ -1,0 +1,134 @@
+package command
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ggl-fleetd/ggl-fleetd/internal/daemon"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/identity"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/provision"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/stamp"
+)
+
+func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var configPath string
+	fs := newFlagSet("check", "check [--config PATH]", stderr)
+	fs.StringVar(&configPath, "config", defaultConfigPath, "Greengrass Lite `config.yaml`; every *.yaml in config.d/ beside it is read too")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+
+	cfg, err := daemon.LoadConfig(configPath, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	if _, err := identity.ParseSources(cfg.Fleet.DeviceIDSources); err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+
+	f := cfg.Fleet
+	_, claim, err := provision.LoadClaim(f.ClaimCertPath, f.ClaimKeyPath, time.Now())
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	if err := checkRootCA(f.RootCAPath); err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+
+	fmt.Fprintf(stdout, "configuration: valid (%d files)\n", len(cfg.Files))
+	fmt.Fprintf(stdout, "claim certificate: valid until %s (%s)\n",
+		claim.NotAfter.UTC().Format(time.RFC3339), f.ClaimCertPath)
+	fmt.Fprintf(stdout, "root CA: valid (%s)\n", f.RootCAPath)
+	return nil
+}
+
+// checkRootCA checks that path holds at least one PEM certificate.
+func checkRootCA(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read root CA: %w", err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(data) {
+		return fmt.Errorf("root CA %q holds no PEM certificate; copy the Amazon root CA there", path)
+	}
+	return nil
+}
+
+func statusCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var stateDir string
+	var asJSON bool
+	fs := newFlagSet("status", "status [--state-dir DIR] [--json]", stderr)
+	fs.StringVar(&stateDir, "state-dir", defaultStateDir, "`directory` that keeps the stamp")
+	fs.BoolVar(&asJSON, "json", false, "print the stamp as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+
+	st, err := stamp.Check(stateDir)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	printStamp(stdout, st)
+	return nil
+}
+
+func reprovisionCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var stateDir string
+	var newIdentity bool
+	fs := newFlagSet("reprovision", "reprovision [--state-dir DIR] [--new-identity]", stderr)
+	fs.StringVar(&stateDir, "state-dir", defaultStateDir, "`directory` that keeps the device ID and the stamp")
+	fs.BoolVar(&newIdentity, "new-identity", false, "also discard the stored device ID, so the next run works it out again")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+
+	if newIdentity {
+		if err := identity.Discard(stateDir); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "stored device ID discarded")
+	}
+	if err := stamp.MarkReprovision(stateDir); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "device marked for reprovisioning; the current identity stays in force until the new one is installed")
+	fmt.Fprintln(stdout, "run: systemctl start ggl.gg_fleetprovisioning.service")
+	return nil
+}
+
+// version is set at build time with -ldflags "-X ...command.version=V".
+var version = "devel"
+
+func versionCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "version", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "ggl-fleetd", version)
+	return nil
+}
+
+func printStamp(w io.Writer, st stamp.Stamp) {
+	fmt.Fprintf(w, "provisioned:    yes, at %s\n", st.ProvisionedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "thing name:     %s\n", st.ThingName)
+	fmt.Fprintf(w, "device ID:      %s (from %s)\n", st.DeviceID, st.DeviceIDSource)
+	fmt.Fprintf(w, "certificate ID: %s\n", st.CertificateID)
+	fmt.Fprintf(w, "SHA-256:        %s\n", st.CertificateSHA256)
+	fmt.Fprintf(w, "certificate:    %s\n", st.CertificatePath)
+	fmt.Fprintf(w, "private key:    %s\n", st.KeyPath)
+	for k, v := range st.DeviceConfiguration {
+		fmt.Fprintf(w, "device configuration: %s=%s\n", k, v)
+	}
+}

@@ -1,0 +1,66 @@
+package daemon
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/atomicfile"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/install"
+)
+
+// planConfig computes the configuration that points Greengrass Lite at the
+// new identity, without writing, so that an unparsable file stops the run
+// before any credential is written.
+func planConfig(cfg *ggconfig.Config, thingName string, plan *install.Plan) (*ggconfig.Plan, error) {
+	key, cert, rootCA := plan.Paths()
+	values := map[string]string{
+		"system.thingName":           thingName,
+		"system.privateKeyPath":      key,
+		"system.certificateFilePath": cert,
+	}
+	if rootCA != "" {
+		values["system.rootCaPath"] = rootCA
+	}
+	nucleus := "services.aws.greengrass.NucleusLite.configuration."
+	if ep := cfg.DataEndpoint(); ep != "" {
+		values[nucleus+"iotDataEndpoint"] = ep
+	}
+	if ep := cfg.CredEndpoint(); ep != "" {
+		values[nucleus+"iotCredEndpoint"] = ep
+	}
+
+	edits, err := cfg.Plan(values, ggconfig.DefaultDropIn)
+	if err != nil {
+		return nil, fmt.Errorf("plan configuration edits: %w", err)
+	}
+	return edits, nil
+}
+
+// applyConfig writes the planned configuration files, each atomically and
+// with the mode and owner of the file it replaces. This is the commit point
+// of an installation: until it lands, the old identity stays in force.
+//
+// NOTE: when the keys live in several files, each file is replaced on its
+// own, so a crash between two of them can leave a key path and a
+// certificate path of different pairs. No stamp is written then, so the next
+// run provisions again and repairs the configuration.
+func applyConfig(edits *ggconfig.Plan, log *zap.Logger) error {
+	for _, f := range edits.Files {
+		var err error
+		if f.UID >= 0 && f.GID >= 0 {
+			err = atomicfile.WriteFileOwned(f.Path, f.Data, f.Mode, f.UID, f.GID)
+		} else {
+			err = atomicfile.WriteFile(f.Path, f.Data, f.Mode)
+		}
+		if err != nil {
+			return fmt.Errorf("write configuration %q: %w", f.Path, err)
+		}
+	}
+	for _, c := range edits.Changes {
+		log.Info("configuration value set", zap.String("path", c.File),
+			zap.String("key", c.Key), zap.String("old", c.Old), zap.String("new", c.New))
+	}
+	return nil
+}

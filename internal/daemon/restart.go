@@ -1,0 +1,64 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/atomicfile"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/restart"
+)
+
+// restartPendingFile marks a stamp whose Greengrass Lite units have not been
+// restarted yet. It is written before the stamp and removed after a
+// successful restart, so a failed restart is retried by the next run without
+// provisioning again.
+const restartPendingFile = "restart-pending"
+
+func restartPending(stateDir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(stateDir, restartPendingFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check restart marker: %w", err)
+	}
+	return true, nil
+}
+
+func markRestartPending(stateDir string) error {
+	return atomicfile.WriteFile(filepath.Join(stateDir, restartPendingFile), nil, 0o644)
+}
+
+// restartUnits restarts the configured Greengrass Lite units over D-Bus so
+// that they pick up the new identity without a reboot.
+func restartUnits(ctx context.Context, cfg *ggconfig.Config, o Options, log *zap.Logger) error {
+	units := cfg.Fleet.RestartUnits
+	if len(units) == 0 {
+		log.Info("no units to restart")
+		return clearRestartPending(o.StateDir)
+	}
+
+	o.Notifier.Status(fmt.Sprintf("restarting %v", units))
+	conn, err := restart.Connect(ctx, o.BusAddress)
+	if err != nil {
+		return fmt.Errorf("restart %v: %w; the next run tries again", units, err)
+	}
+	defer conn.Close()
+
+	if err := restart.Units(ctx, conn, units, log); err != nil {
+		return fmt.Errorf("%w; the next run tries again", err)
+	}
+	log.Info("units restarted", zap.Strings("unit", units))
+	return clearRestartPending(o.StateDir)
+}
+
+func clearRestartPending(stateDir string) error {
+	return atomicfile.Remove(filepath.Join(stateDir, restartPendingFile))
+}

@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ggl-fleetd/ggl-fleetd/internal/fakeiot"
+)
+
+// provisioned returns a device that has been provisioned once, with the
+// serial number of its certificate.
+func provisioned(t *testing.T, extra ...string) (*device, string) {
+	t.Helper()
+	d := newDevice(t, fakeiot.Config{}, extra...)
+	d.mustProvision()
+	return d, d.identityInForce().SerialNumber.String()
+}
+
+func TestSecondRunSkipsNetwork(t *testing.T) {
+	d, _ := provisioned(t)
+	connects := d.fake.Stats().Connects
+
+	r := d.mustProvision()
+	if got := d.fake.Stats().Connects; got != connects {
+		t.Errorf("second run made %d connections; want none", got-connects)
+	}
+	if !strings.Contains(r.output, "already provisioned") {
+		t.Errorf("second run output lacks %q:\n%s", "already provisioned", r.output)
+	}
+}
+
+func TestReprovisionReplacesIdentity(t *testing.T) {
+	d, oldSerial := provisioned(t)
+	old := d.stamp()
+
+	if r := d.run(nil, "reprovision"); r.code != 0 {
+		t.Fatalf("reprovision exited %d:\n%s", r.code, r.output)
+	}
+	d.mustProvision()
+
+	cert := d.identityInForce()
+	if cert.SerialNumber.String() == oldSerial {
+		t.Fatal("certificate unchanged after reprovisioning")
+	}
+	st := d.stamp()
+	if st.CertificateID == old.CertificateID {
+		t.Errorf("stamp certificate ID unchanged: %q", st.CertificateID)
+	}
+	if st.DeviceID != old.DeviceID {
+		t.Errorf("device ID = %q; want the stored %q", st.DeviceID, old.DeviceID)
+	}
+	if fileExists(old.CertificatePath) && old.CertificatePath != st.CertificatePath {
+		t.Errorf("superseded certificate %q not removed", old.CertificatePath)
+	}
+	if things := d.fake.Things(); len(things) != 1 || things[0].Registrations != 2 {
+		t.Errorf("fake things = %+v; want one thing registered twice", things)
+	}
+	d.checkFilesWhole()
+}
+
+// TestReprovisionFailureKeepsIdentity rejects the reprovisioning in the
+// cloud and kills it at each installation step; the device must go on with
+// its old identity, byte for byte.
+func TestReprovisionFailureKeepsIdentity(t *testing.T) {
+	cases := []struct {
+		name string
+		env  []string
+		prep func(d *device)
+	}{
+		{name: "rejected", prep: func(d *device) {
+			d.fake.Inject(fakeiot.OpRegister, fakeiot.Reject(403, "AccessDenied", "denied by the pre-provisioning hook"))
+		}},
+		{name: "killed-after-key", env: []string{"GGL_FLEETD_STOP_AT=key"}},
+		{name: "killed-after-certificate", env: []string{"GGL_FLEETD_STOP_AT=certificate"}},
+		{name: "killed-after-root-ca", env: []string{"GGL_FLEETD_STOP_AT=root-ca"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, oldSerial := provisioned(t, "maxAttempts: 1")
+			cfg := d.config()
+			oldKey, err := os.ReadFile(cfg.System.PrivateKeyPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := d.configFiles()
+
+			d.run(nil, "reprovision")
+			if tc.prep != nil {
+				tc.prep(d)
+			}
+			r := d.run(tc.env, "run")
+			if r.code == 0 && !r.killed {
+				t.Fatalf("reprovisioning succeeded; want a failure:\n%s", r.output)
+			}
+
+			if !sameFiles(before, d.configFiles()) {
+				t.Error("configuration changed by a failed reprovisioning")
+			}
+			if got := d.identityInForce().SerialNumber.String(); got != oldSerial {
+				t.Errorf("certificate in force = %s; want the old %s", got, oldSerial)
+			}
+			key, _ := os.ReadFile(cfg.System.PrivateKeyPath)
+			if string(key) != string(oldKey) {
+				t.Error("old private key changed")
+			}
+			d.stamp()
+			d.checkFilesWhole()
+
+			d.mustProvision()
+			if got := d.identityInForce().SerialNumber.String(); got == oldSerial {
+				t.Error("rerun after the failure kept the old certificate; want a new one")
+			}
+		})
+	}
+}
+
+func TestReprovisionNewIdentity(t *testing.T) {
+	d := newDevice(t, fakeiot.Config{}, "deviceIdSources: [generated]")
+	d.mustProvision()
+	oldID := d.stamp().DeviceID
+
+	if r := d.run(nil, "reprovision", "--new-identity"); r.code != 0 {
+		t.Fatalf("reprovision --new-identity exited %d:\n%s", r.code, r.output)
+	}
+	d.mustProvision()
+
+	st := d.stamp()
+	if st.DeviceID == oldID {
+		t.Errorf("device ID %q kept after --new-identity", oldID)
+	}
+	if len(d.fake.Things()) != 2 {
+		t.Errorf("fake has %d things; want 2 (old and new identity)", len(d.fake.Things()))
+	}
+}

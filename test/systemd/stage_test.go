@@ -12,13 +12,13 @@ import (
 
 // Paths inside the sandbox.
 const (
-	unitDir      = "/etc/systemd/system"
-	unitName     = "ggl.gg_fleetprovisioning.service"
-	stampPath    = "/var/lib/ggl-fleetd/stamp.json"
-	credDir      = "/var/lib/greengrass/credentials"
-	certPath     = credDir + "/certificate.pem"
-	keyPath      = credDir + "/priv_key"
-	dropInName   = "50-ggl-fleetd-provisioned.conf"
+	unitDir          = "/etc/systemd/system"
+	unitName         = "ggl.gg_fleetprovisioning.service"
+	stampPath        = "/var/lib/ggl-fleetd/stamp.json"
+	credDir          = "/var/lib/greengrass/credentials"
+	certPath         = credDir + "/certificate.pem"
+	keyPath          = credDir + "/priv_key"
+	dropInName       = "50-ggl-fleetd-provisioned.conf"
 	greengrassTarget = "greengrass-lite.target"
 )
 

@@ -82,5 +82,4 @@ umount -l /.oldroot
 rmdir /.oldroot
 
 export container=ggl-fleetd-test
-exec /lib/systemd/systemd --system --unit=multi-user.target \
-	--log-target=console --show-status=no
+exec /lib/systemd/systemd --system --unit=multi-user.target --show-status=no

@@ -38,7 +38,7 @@ var serviceProps = []string{
 func TestProvisioningUnit(t *testing.T) {
 	requireRoot(t)
 	bin := buildBinaries(t)
-	fake := startFake(t, bin)
+	fake := startFake(t, bin, fakeDelay)
 
 	st := newStage(t)
 	st.addGreengrassUnits()
@@ -57,6 +57,48 @@ func TestProvisioningUnit(t *testing.T) {
 	things := fake.stop(t)
 	if !strings.Contains(things, first.ThingName) {
 		t.Errorf("fake endpoint's things = %q; want %q among them", things, first.ThingName)
+	}
+}
+
+// TestFirstBoot enables the unit in the image, as the Yocto recipe does, and
+// boots: the Greengrass Lite stand-ins are skipped at boot, the daemon
+// provisions the device and restarts them, and nothing fails.
+func TestFirstBoot(t *testing.T) {
+	requireRoot(t)
+	bin := buildBinaries(t)
+	fake := startFake(t, bin, 0)
+
+	st := newStage(t)
+	st.addGreengrassUnits()
+	st.addFleetd(bin, fake.fixture)
+	st.link("../"+unitName, unitDir+"/multi-user.target.wants/"+unitName)
+	sb := startSandbox(t, st.dir)
+
+	final, _ := waitForExit(t, sb)
+	assertProps(t, unitName, final, map[string]string{
+		"ActiveState": "inactive", "Result": "success", "ExecMainStatus": "0",
+		"NRestarts": "0",
+	})
+	if final["InvocationID"] == "" {
+		t.Errorf("%s did not run at boot: %v", unitName, final)
+	}
+	for _, unit := range standIns {
+		sb.waitUntil(unit, unitStateProps, func(p map[string]string) bool {
+			return p["SubState"] == "running"
+		})
+		// Skipped at boot, before the stamp existed, then started.
+		journal := sb.journal(unit)
+		if !strings.Contains(journal, "unmet condition check (ConditionPathExists="+stampPath+")") {
+			t.Errorf("%s was not skipped at boot; journal:\n%s", unit, journal)
+		}
+	}
+	failed := sb.mustRun("systemctl", "list-units", "--failed", "--plain", "--no-legend")
+	if strings.TrimSpace(failed) != "" {
+		t.Errorf("failed units after first boot:\n%s", failed)
+	}
+	s, _ := readStamp(t, sb)
+	if things := fake.stop(t); !strings.Contains(things, s.ThingName) {
+		t.Errorf("fake endpoint's things = %q; want %q among them", things, s.ThingName)
 	}
 }
 
@@ -79,16 +121,18 @@ type fakeEndpoint struct {
 	fixture string
 	addr    string
 	stdout  *bufio.Reader
-	done    chan error
 }
 
-// startFake starts cmd/fakeiot on 127.0.0.1 with a delayed first response and
-// waits until it is ready.
-func startFake(t *testing.T, bin string) *fakeEndpoint {
+// startFake starts cmd/fakeiot on 127.0.0.1, with its first response delayed
+// by delay unless that is 0, and waits until it is ready.
+func startFake(t *testing.T, bin string, delay time.Duration) *fakeEndpoint {
 	t.Helper()
-	f := &fakeEndpoint{fixture: t.TempDir(), done: make(chan error, 1)}
-	f.cmd = exec.Command(filepath.Join(bin, "fakeiot"), "--dir", f.fixture,
-		"--listen", "127.0.0.1:0", "--delay-first", fakeDelay.String())
+	f := &fakeEndpoint{fixture: t.TempDir()}
+	args := []string{"--dir", f.fixture, "--listen", "127.0.0.1:0"}
+	if delay > 0 {
+		args = append(args, "--delay-first", delay.String())
+	}
+	f.cmd = exec.Command(filepath.Join(bin, "fakeiot"), args...)
 	f.cmd.Stderr = &testLogWriter{t: t, prefix: "fakeiot: "}
 	pipe, err := f.cmd.StdoutPipe()
 	if err != nil {

@@ -38,14 +38,20 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
-	if err := checkRootCA(f.RootCAPath); err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+	if f.RootCAPath != "" {
+		if err := checkRootCA(f.RootCAPath); err != nil {
+			return fmt.Errorf("%w: %w", errConfig, err)
+		}
 	}
 
 	fmt.Fprintf(stdout, "configuration: valid (%d files)\n", len(cfg.Files))
 	fmt.Fprintf(stdout, "claim certificate: valid until %s (%s)\n",
 		claim.NotAfter.UTC().Format(time.RFC3339), f.ClaimCertPath)
-	fmt.Fprintf(stdout, "root CA: valid (%s)\n", f.RootCAPath)
+	if f.RootCAPath != "" {
+		fmt.Fprintf(stdout, "root CA: valid (%s)\n", f.RootCAPath)
+	} else {
+		fmt.Fprintln(stdout, "root CA: the system's CA pool (useSystemRoots)")
+	}
 	return nil
 }
 

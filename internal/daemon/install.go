@@ -58,9 +58,14 @@ func installIdentity(ctx context.Context, cfg *ggconfig.Config, id identity.Resu
 }
 
 func prepareInstall(cfg *ggconfig.Config, res *provision.Result) (*install.Plan, error) {
-	rootCA, err := os.ReadFile(cfg.Fleet.RootCAPath)
-	if err != nil {
-		return nil, fmt.Errorf("read root CA to install: %w", err)
+	// With useSystemRoots and no rootCaPath there is no root CA to copy.
+	var rootCA []byte
+	if cfg.Fleet.RootCAPath != "" {
+		var err error
+		rootCA, err = os.ReadFile(cfg.Fleet.RootCAPath)
+		if err != nil {
+			return nil, fmt.Errorf("read root CA to install: %w", err)
+		}
 	}
 	plan, err := install.Prepare(install.Options{
 		KeyPath:         cfg.Fleet.KeyPath,

@@ -399,3 +399,46 @@ func TestPlanRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanSplices(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want string
+	}{
+		{"empty-with-comment", "system:\n  note:   # later\n",
+			"system:\n  note: dev-1   # later\n"},
+		{"empty-at-end", "system:\n  note:", "system:\n  note: dev-1"},
+		{"tagged", "system:\n  note: !!str old\n",
+			"system:\n  note: !!str dev-1\n"},
+		{"double-two-lines", "system:\n  note: \"a\n    b\" # c\n",
+			"system:\n  note: \"dev-1\" # c\n"},
+		{"single-escaped", "system:\n  note: 'it''s' # c\n",
+			"system:\n  note: 'dev-1' # c\n"},
+		{"flow", "system: {note: old, x: 1}\n",
+			"system: {note: dev-1, x: 1}\n"},
+		{"alias", "a: &n old\nsystem:\n  note: *n\n",
+			"a: &n old\nsystem:\n  note: dev-1\n"},
+		{"crlf", "system:\r\n  note: old\r\n", "system:\r\n  note: dev-1\r\n"},
+		{"wide-characters", "system: {é: ü, note: 'ö'}\n",
+			"system: {é: ü, note: 'dev-1'}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFiles(t, map[string]string{"config.yaml": tt.text,
+				"config.d/fleet.yaml": minimalFleet})
+			c := mustLoad(t, path)
+
+			p, err := c.Plan(map[string]string{"system.note": "dev-1"}, "")
+			if err != nil {
+				t.Fatalf("Plan on %q failed: %v", tt.text, err)
+			}
+			if len(p.Files) != 1 {
+				t.Fatalf("Plan on %q edits %d files; want 1", tt.text, len(p.Files))
+			}
+			if got := string(p.Files[0].Data); got != tt.want {
+				t.Errorf("Plan on %q = %q; want %q", tt.text, got, tt.want)
+			}
+		})
+	}
+}

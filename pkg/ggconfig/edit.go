@@ -31,7 +31,8 @@ type FileEdit struct {
 
 	// Mode is the permission of the file it replaces, or 0644 for a new
 	// file. UID and GID are the owner of the file it replaces, or -1 for a
-	// new file; the caller must pass them on when writing as root.
+	// new file. A write through a temporary file makes the writer the
+	// owner, so pass them to atomicfile.WriteFileOwned to keep the owner.
 	Mode     fs.FileMode
 	UID, GID int
 	Create   bool
@@ -47,15 +48,15 @@ type Plan struct {
 // that receives keys no file sets. "zz-" sorts it after other drop-ins.
 const DefaultDropIn = "config.d/zz-ggl-fleetd.yaml"
 
-// newFileMode is the permission of a new drop-in file. ggconfigd runs as
-// its own user and must be able to read it.
+// newFileMode is the permission of a new drop-in file: readable by all,
+// because the Greengrass Lite services need not run as root.
 const newFileMode fs.FileMode = 0o644
 
 // Plan computes the file contents that set each dotted key path in values
-// to its string value, without writing. It rereads the files, so it sees
-// edits made since Load. Each key changes in every file that sets it, by
-// replacing only the bytes of the value in the text, keeping its quoting
-// style where the new value allows. Keys that no file sets are added to
+// to its string value, without writing. It reads the files again, so it
+// includes edits made since Load. Each key changes in every file that sets
+// it, by replacing only the bytes of the value in the text, keeping its
+// quoting style where the new value allows. Keys that no file sets are added to
 // dropIn (DefaultDropIn when empty), a *.yaml file in config.d given as a
 // path relative to the folder of config.yaml or as an absolute path; it is
 // created when missing. A key already at its value changes nothing.

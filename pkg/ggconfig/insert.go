@@ -76,13 +76,14 @@ func insertKey(name string, data []byte, segs []string, value string) ([]byte, e
 			break
 		}
 		if !isMap(v) || v.Anchor != "" {
-			return nil, fmt.Errorf("line %d sets %q to %s", v.Line,
-				segs[depth], kindName(v))
+			return nil, fmt.Errorf("line %d sets %q to %s, not a map: "+
+				"remove it or write the key by hand", v.Line, segs[depth],
+				kindName(v))
 		}
 		m, depth = v, depth+1
 	}
 	if depth == len(segs) {
-		return nil, errors.New("the key is a map")
+		return nil, errors.New("the drop-in sets the key to a map: remove it")
 	}
 
 	return insertLines(data, at, indent, segs[depth:], value), nil

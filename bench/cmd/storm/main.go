@@ -1,0 +1,265 @@
+// Command storm starts N simulated devices at once against the fake AWS IoT
+// endpoint, which limits RegisterThing to R requests per second (429 above)
+// and CONNECTs to one per second per client ID, as AWS IoT does. Each device
+// has its own device ID, key and TLS connection and runs provision.Run with
+// the options that ggl-fleetd derives from its configuration. It reports how
+// long the whole fleet took, the achieved registration rate as a share of R,
+// per-device times, retries and throttled requests.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ggl-fleetd/ggl-fleetd/bench/internal/sample"
+	"github.com/ggl-fleetd/ggl-fleetd/internal/fakeiot"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/provision"
+)
+
+// Targets, relative to the ideal time N/R.
+const (
+	minRateShare = 0.85 // achieved rate / R
+	maxWaitRatio = 3.0  // slowest device / (N/R)
+)
+
+// config is the command line.
+type config struct {
+	devices         int
+	rate            float64
+	connectInterval time.Duration
+	timeout         time.Duration
+	label           string
+	policy          provision.RetryPolicy // zero fields keep the defaults
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.devices, "n", 1000, "number of simulated devices")
+	flag.Float64Var(&c.rate, "rate", 100, "RegisterThing `requests per second` the fake accepts")
+	flag.DurationVar(&c.connectInterval, "connect-interval", time.Second,
+		"least time between two CONNECTs of one client ID at the fake")
+	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "time after which the storm is stopped")
+	flag.DurationVar(&c.policy.Base, "base", 0,
+		"RetryPolicy.Base: first transient backoff ceiling (0 = the default)")
+	flag.DurationVar(&c.policy.TransientMax, "transient-max", 0,
+		"RetryPolicy.TransientMax: transient backoff cap (0 = retryMaxDelay's default)")
+	flag.DurationVar(&c.policy.MinReconnect, "min-reconnect", 0,
+		"RetryPolicy.MinReconnect: least time between two connects of one client ID (0 = the default)")
+	flag.Parse()
+
+	c.label = policyLabel(c.policy)
+	if err := run(c); err != nil {
+		fmt.Fprintf(os.Stderr, "storm: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// policyLabel names the retry policy in the report.
+func policyLabel(p provision.RetryPolicy) string {
+	if p == (provision.RetryPolicy{}) {
+		return "default retry policy"
+	}
+	return fmt.Sprintf("retry policy base=%v transient-max=%v min-reconnect=%v",
+		orDefault(p.Base, provision.DefaultBase),
+		orDefault(p.TransientMax, provision.DefaultTransientMax),
+		orDefault(p.MinReconnect, provision.DefaultMinReconnect))
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func run(c config) error {
+	if err := raiseFileLimit(uint64(4*c.devices + 256)); err != nil {
+		return err
+	}
+
+	dir, err := os.MkdirTemp("", "ggl-fleetd-storm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	srv, err := fakeiot.Start(fakeiot.Config{
+		ThingPrefix:     "storm-",
+		RegisterRate:    c.rate,
+		ConnectInterval: c.connectInterval,
+	})
+	if err != nil {
+		return fmt.Errorf("start fake endpoint: %w", err)
+	}
+	defer srv.Close()
+
+	fixture, err := srv.WriteFixture(dir)
+	if err != nil {
+		return err
+	}
+	cfg, err := ggconfig.Load(fixture.ConfigPath)
+	if err != nil {
+		return err
+	}
+
+	outcomes, total := storm(c, cfg)
+	return report(c, outcomes, total, srv.Stats())
+}
+
+// raiseFileLimit raises the soft limit of open files to want, or to the
+// hard limit when that is lower, and fails when the result is below want:
+// every device holds a client and a server socket.
+func raiseFileLimit(want uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("read open file limit: %w", err)
+	}
+	if lim.Cur >= want {
+		return nil
+	}
+	lim.Cur = min(want, lim.Max)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("raise open file limit to %d: %w", lim.Cur, err)
+	}
+	if lim.Cur < want {
+		return fmt.Errorf("open file limit %d is below the %d needed: lower -n or raise "+
+			"the hard limit (ulimit -Hn)", lim.Cur, want)
+	}
+	return nil
+}
+
+// outcome is the result of one device.
+type outcome struct {
+	elapsed time.Duration
+	retries int
+	err     error
+}
+
+// storm starts every device at once and waits for all of them.
+func storm(c config, cfg *ggconfig.Config) ([]outcome, time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+
+	outcomes := make([]outcome, c.devices)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range outcomes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			outcomes[i] = provisionDevice(ctx, c, cfg, deviceID(i))
+		}()
+	}
+
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	return outcomes, time.Since(began)
+}
+
+// deviceID returns a MAC-shaped device ID, unique per index.
+func deviceID(i int) string {
+	return fmt.Sprintf("dca632%06x", i)
+}
+
+// provisionDevice runs the provisioning client of one device and counts its
+// retries from the progress events.
+func provisionDevice(ctx context.Context, c config, cfg *ggconfig.Config,
+	id string) outcome {
+	var o outcome
+	opts := provisionOptions(cfg, id, c.policy)
+	opts.Progress = func(ev provision.Event) {
+		if ev.Step == provision.StepWaiting {
+			o.retries++
+		}
+	}
+
+	began := time.Now()
+	_, o.err = provision.Run(ctx, opts)
+	o.elapsed = time.Since(began)
+	return o
+}
+
+// provisionOptions maps the configuration and a device ID onto the options
+// of the provisioning client as internal/daemon does, with a silent logger
+// and no watchdog. Non-zero fields of policy override the retry defaults.
+func provisionOptions(cfg *ggconfig.Config, id string,
+	policy provision.RetryPolicy) provision.Options {
+	f := cfg.Fleet
+	return provision.Options{
+		Endpoint:        cfg.DataEndpoint(),
+		Port:            f.MQTTPort,
+		ALPN:            f.ALPN,
+		RootCAPath:      f.RootCAPath,
+		UseSystemRoots:  f.UseSystemRoots,
+		ClaimCertPath:   f.ClaimCertPath,
+		ClaimKeyPath:    f.ClaimKeyPath,
+		ClientID:        id,
+		TemplateName:    f.TemplateName,
+		Params:          cfg.Params(id),
+		CSRCommonName:   f.CSRCommonName,
+		KeyType:         provision.KeyType(f.KeyType),
+		ProxyURL:        cfg.Nucleus.ProxyURL,
+		NoProxy:         cfg.Nucleus.NoProxy,
+		ResponseTimeout: f.ResponseTimeout,
+		Retry: provision.RetryPolicy{
+			Base:         policy.Base,
+			TransientMax: orDefault(policy.TransientMax, f.RetryMaxDelay),
+			RejectedMax:  f.RejectedRetryMaxDelay,
+			MaxAttempts:  f.MaxAttempts,
+			MinReconnect: policy.MinReconnect,
+		},
+	}
+}
+
+// report prints the figures of the storm and its result lines.
+func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats) error {
+	var times sample.Durations
+	var retries, maxRetries, failures int
+	for _, o := range outcomes {
+		if o.err != nil {
+			failures++
+			fmt.Fprintf(os.Stderr, "device failed after %s: %v\n",
+				sample.Millis(o.elapsed), o.err)
+			continue
+		}
+		times = append(times, o.elapsed)
+		retries += o.retries
+		maxRetries = max(maxRetries, o.retries)
+	}
+
+	n := len(outcomes)
+	ideal := time.Duration(float64(n) / c.rate * float64(time.Second))
+	rate := float64(n-failures) / total.Seconds()
+	fmt.Printf("storm, %s: %d devices, RegisterThing limit %.0f/s, "+
+		"one CONNECT per %v per client ID\n", c.label, n, c.rate, c.connectInterval)
+	fmt.Printf("  all done after %.1f s (ideal N/R %.1f s); achieved %.1f/s = %.0f%% of R\n",
+		total.Seconds(), ideal.Seconds(), rate, 100*rate/c.rate)
+	fmt.Printf("  per device: p50 %.1f s, p99 %.1f s, max %.1f s\n",
+		times.Median().Seconds(), times.Percentile(99).Seconds(), times.Max().Seconds())
+	fmt.Printf("  retries per device: mean %.2f, max %d; throttled RegisterThing %d; "+
+		"refused CONNECTs %d; failures %d\n",
+		float64(retries)/float64(max(n-failures, 1)), maxRetries, st.Throttled,
+		st.ConnectRejections, failures)
+
+	name := fmt.Sprintf("storm N=%d R=%.0f/s, %s", n, c.rate, c.label)
+	sample.Result(os.Stdout, name+": provisioned",
+		fmt.Sprintf("%d of %d in %.1f s", n-failures, n, total.Seconds()),
+		"all", sample.Met(failures == 0))
+	sample.Result(os.Stdout, name+": achieved rate",
+		fmt.Sprintf("%.0f%% of R", 100*rate/c.rate),
+		fmt.Sprintf(">= %.0f%%", 100*minRateShare), sample.Met(rate >= minRateShare*c.rate))
+	sample.Result(os.Stdout, name+": slowest device",
+		fmt.Sprintf("%.1f s (p50 %.1f s, p99 %.1f s)", times.Max().Seconds(),
+			times.Median().Seconds(), times.Percentile(99).Seconds()),
+		fmt.Sprintf("<= %.0f s (3 N/R)", maxWaitRatio*ideal.Seconds()),
+		sample.Met(failures == 0 && times.Max() <= time.Duration(maxWaitRatio*float64(ideal))))
+	return nil
+}

@@ -37,6 +37,14 @@ func owner(o Options) (uid, gid int, err error) {
 		}
 	}
 
+	if o.Group == "" {
+		// The user's primary group, or root when the user does not exist.
+		if u != nil {
+			gid, err = parseID("group", o.User, u.Gid)
+		}
+		return uid, gid, err
+	}
+
 	g, err := lookupGroup(o.Group)
 	switch {
 	case errors.As(err, new(user.UnknownGroupError)):

@@ -27,7 +27,8 @@ type Options struct {
 	CurrentKeyPath, CurrentCertPath string
 
 	// User and Group own the installed files and the directories created
-	// here. Empty means DefaultUser. When one does not exist, root (0) is
+	// here. An empty User means DefaultUser for both; an empty Group with a
+	// User means that user's primary group. When one does not exist, root (0) is
 	// used in its place.
 	User, Group string
 
@@ -127,11 +128,13 @@ func withDefaults(o Options) (Options, error) {
 	o.CurrentKeyPath = filepath.Clean(o.CurrentKeyPath)
 	o.CurrentCertPath = filepath.Clean(o.CurrentCertPath)
 
+	// A user named without a group means that user's primary group, as
+	// Greengrass Lite reads a posixUser of "user" alone.
 	if o.User == "" {
 		o.User = DefaultUser
-	}
-	if o.Group == "" {
-		o.Group = DefaultUser
+		if o.Group == "" {
+			o.Group = DefaultUser
+		}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

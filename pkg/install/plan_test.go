@@ -302,3 +302,28 @@ func TestRemoveClaim(t *testing.T) {
 		t.Errorf("RemoveClaim() of missing files = %v; want nil", err)
 	}
 }
+
+// TestInstallPrimaryGroup names a user without a group, as a posixUser of
+// "gg" does: the files get that user's primary group, not ggcore's.
+func TestInstallPrimaryGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown to another user needs root")
+	}
+	dir := filepath.Join(privateTempDir(t), "credentials")
+	opts := testOptions(dir)
+	opts.User, opts.Group = "gg", ""
+	opts.LookupUser, opts.LookupGroup = lookups(map[string]string{"gg": "65532"},
+		map[string]string{DefaultUser: "65533"})
+	creds := validCredentials(t)
+
+	p, err := Prepare(opts, creds.keyPEM, creds.certPEM, creds.certPEM)
+	if err != nil {
+		t.Fatalf("Prepare() = %v", err)
+	}
+	installAll(t, p)
+
+	uid, gid := ownerOf(t, opts.KeyPath)
+	if uid != 65532 || gid != 65532 {
+		t.Errorf("owner of the key = %d:%d; want 65532:65532", uid, gid)
+	}
+}

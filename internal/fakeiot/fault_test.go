@@ -132,7 +132,16 @@ func TestFaultDisconnect(t *testing.T) {
 
 	created, _ := createFromCSR(t, tc)
 	req := map[string]any{"certificateOwnershipToken": created.Token, "parameters": map[string]string{"SerialNumber": "s1"}}
-	tc.publish(t, provisionTopic("Tmpl"), req)
+	payload, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// QoS 0: the connection may close before a PUBACK could arrive.
+	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
+	defer cancel()
+	if _, err := tc.c.Publish(ctx, &paho.Publish{Topic: provisionTopic("Tmpl"), Payload: payload}); err != nil {
+		t.Fatalf("publish RegisterThing: %v", err)
+	}
 
 	select {
 	case <-tc.c.Done():

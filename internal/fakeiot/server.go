@@ -26,6 +26,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/zap"
 )
 
@@ -242,10 +243,25 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 
 		close(s.done)
+		// mochi v2.7.9 closes clients with Clients.GetByListener, which
+		// takes the clients' read lock twice and deadlocks when a client
+		// disconnects at that moment. Closing the listeners first with
+		// disconnectClients leaves the broker's Close nothing to close.
+		s.broker.Listeners.CloseAll(s.disconnectClients)
 		err = s.broker.Close()
 		s.wg.Wait()
 	})
 	return err
+}
+
+// disconnectClients sends DISCONNECT 0x8B Server shutting down to every
+// client of listener and closes its connection.
+func (s *Server) disconnectClients(listener string) {
+	for _, cl := range s.broker.Clients.GetAll() {
+		if cl.Net.Listener == listener && !cl.Closed() {
+			_ = s.broker.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // track counts a new answer in progress, and returns false once Close has

@@ -49,14 +49,22 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("fakeiot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.dir, "dir", "", "directory for the fixture: certificates and Greengrass Lite configuration (required)")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "loopback address of the MQTT over TLS listener")
-	fs.BoolVar(&o.alpn, "alpn", false, "also listen with required ALPN x-amzn-mqtt-ca, as AWS IoT does on port 443")
-	fs.StringVar(&o.alpnListen, "alpn-listen", "127.0.0.1:0", "loopback address of the ALPN listener")
-	fs.StringVar(&o.thingPrefix, "thing-prefix", "", "prefix of every thing name; the SerialNumber parameter follows")
-	fs.StringVar(&o.template, "template", "FleetTemplate", "provisioning template name")
-	fs.Float64Var(&o.registerRate, "register-rate", 0, "RegisterThing requests per second before 429 ThrottlingException (0 = no limit)")
-	fs.DurationVar(&o.delayFirst, "delay-first", 0, "delay the answer to the first certificate creation request by this duration")
+	fs.StringVar(&o.dir, "dir", "",
+		"directory for the fixture: certificates and Greengrass Lite configuration (required)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0",
+		"loopback address of the MQTT over TLS listener")
+	fs.BoolVar(&o.alpn, "alpn", false,
+		"also listen with required ALPN x-amzn-mqtt-ca, as AWS IoT does on port 443")
+	fs.StringVar(&o.alpnListen, "alpn-listen", "127.0.0.1:0",
+		"loopback address of the ALPN listener")
+	fs.StringVar(&o.thingPrefix, "thing-prefix", "",
+		"prefix of every thing name; the SerialNumber parameter follows")
+	fs.StringVar(&o.template, "template", "FleetTemplate",
+		"provisioning template name")
+	fs.Float64Var(&o.registerRate, "register-rate", 0,
+		"RegisterThing requests per second before 429 ThrottlingException (0 = no limit)")
+	fs.DurationVar(&o.delayFirst, "delay-first", 0,
+		"delay the response to the first certificate creation request by this duration")
 
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage

@@ -164,8 +164,8 @@ func (tc *testClient) await(t *testing.T) *paho.Publish {
 	}
 }
 
-// call publishes a request to topic and decodes the answer into out. It
-// returns the answer's topic.
+// call publishes a request to topic and decodes the response into out. It
+// returns the response's topic.
 func (tc *testClient) call(t *testing.T, topic string, payload any, out any) string {
 	t.Helper()
 	if code := tc.publish(t, topic, payload); code != 0 {
@@ -174,12 +174,12 @@ func (tc *testClient) call(t *testing.T, topic string, payload any, out any) str
 
 	m := tc.await(t)
 	if err := json.Unmarshal(m.Payload, out); err != nil {
-		t.Fatalf("decode answer on %q: %v (payload %q)", m.Topic, err, m.Payload)
+		t.Fatalf("decode response on %q: %v (payload %q)", m.Topic, err, m.Payload)
 	}
 	return m.Topic
 }
 
-type csrAnswer struct {
+type csrResult struct {
 	CertificateID  string `json:"certificateId"`
 	CertificatePEM string `json:"certificatePem"`
 	PrivateKey     string `json:"privateKey"`
@@ -189,7 +189,7 @@ type csrAnswer struct {
 	ErrorMessage   string `json:"errorMessage"`
 }
 
-type registerAnswer struct {
+type registerResult struct {
 	ThingName           string            `json:"thingName"`
 	DeviceConfiguration map[string]string `json:"deviceConfiguration"`
 	StatusCode          int               `json:"statusCode"`
@@ -217,21 +217,21 @@ func newCSR(t *testing.T) (csrPEM, keyPEM []byte) {
 }
 
 // createFromCSR runs CreateCertificateFromCsr on a connected, subscribed
-// client and returns the accepted answer with the key of the CSR.
-func createFromCSR(t *testing.T, tc *testClient) (csrAnswer, []byte) {
+// client and returns the accepted response with the key of the CSR.
+func createFromCSR(t *testing.T, tc *testClient) (csrResult, []byte) {
 	t.Helper()
 	csr, key := newCSR(t)
-	var ans csrAnswer
+	var ans csrResult
 	topic := tc.call(t, csrTopic, map[string]string{"certificateSigningRequest": string(csr)}, &ans)
 	if topic != csrTopic+"/accepted" {
-		t.Fatalf("CreateCertificateFromCsr answered on %q with %+v; want accepted", topic, ans)
+		t.Fatalf("CreateCertificateFromCsr responded on %q with %+v; want accepted", topic, ans)
 	}
 	return ans, key
 }
 
-func registerThing(t *testing.T, tc *testClient, template, token string, params map[string]string) (string, registerAnswer) {
+func registerThing(t *testing.T, tc *testClient, template, token string, params map[string]string) (string, registerResult) {
 	t.Helper()
-	var ans registerAnswer
+	var ans registerResult
 	req := map[string]any{"certificateOwnershipToken": token, "parameters": params}
 	topic := tc.call(t, provisionTopic(template), req, &ans)
 	return topic, ans

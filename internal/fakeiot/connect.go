@@ -31,7 +31,8 @@ func (s *service) admitConnect(clientID, certID string) (role, packets.Code) {
 
 	if code != packets.CodeSuccess {
 		s.log.Info("connect rejected", zap.String("client-id", clientID),
-			zap.String("certificate-id", certID), zap.Uint8("reason-code", code.Code))
+			zap.String("certificate-id", certID),
+			zap.Uint8("reason-code", code.Code))
 	}
 	return r, code
 }
@@ -69,8 +70,8 @@ func (s *service) checkConnect(clientID, certID string) (role, packets.Code) {
 // that retries too fast stays locked out.
 //
 // NOTE: AWS IoT documents the limit (one CONNECT per second per client ID)
-// but not how it answers above it; it may close the connection instead. The
-// fake answers CONNACK 0x9F Connection rate exceeded so that a client can
+// but not how it responds above it; it may close the connection instead. The
+// fake sends CONNACK 0x9F Connection rate exceeded so that a client can
 // tell the cause. Inject(OpConnect, Disconnect()) models a closed connection.
 func (s *service) connectAllowed(clientID string) bool {
 	if s.cfg.ConnectInterval <= 0 {

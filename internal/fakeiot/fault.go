@@ -36,7 +36,7 @@ const (
 // Fault is a misbehaviour applied to one request. Build it with Delay,
 // NoAnswer, Disconnect, Reject, Malformed, Oversized, WrongKey, ThingName,
 // Token or ExpiredToken. A fault that does not apply to the operation it is
-// injected into (ThingName on a create request, for one) leaves the answer
+// injected into (ThingName on a create request, for one) leaves the response
 // unchanged.
 type Fault struct {
 	kind      faultKind
@@ -62,29 +62,31 @@ func (f Fault) String() string {
 	return names[f.kind]
 }
 
-// Delay answers normally after d. On OpConnect it delays the CONNACK.
+// Delay sends the normal response after d. On OpConnect it delays the CONNACK.
 func Delay(d time.Duration) Fault { return Fault{kind: faultDelay, delay: d} }
 
-// NoAnswer drops the request without an answer. On OpConnect the CONNACK is
+// NoAnswer drops the request without a response. On OpConnect the CONNACK is
 // never sent: the connection stays open until the client or Close ends it.
 func NoAnswer() Fault { return Fault{kind: faultNoAnswer} }
 
-// Disconnect closes the requester's network connection without an answer or
-// an MQTT DISCONNECT, as a broken network does.
+// Disconnect closes the requester's network connection without a response
+// or an MQTT DISCONNECT, as a broken network does.
 func Disconnect() Fault { return Fault{kind: faultDisconnect} }
 
-// Reject answers on the rejected topic with the given status code, error code
+// Reject responds on the rejected topic with the given status code, error code
 // and message. On OpConnect the CONNACK carries status as its reason code
 // (0x80 to 0xFF; for example 0x88 Server unavailable).
 func Reject(status int, errorCode, message string) Fault {
-	return Fault{kind: faultReject, status: status, errorCode: errorCode, message: message}
+	return Fault{
+		kind: faultReject, status: status, errorCode: errorCode, message: message,
+	}
 }
 
-// Malformed answers on the accepted topic with a payload that is not valid
+// Malformed responds on the accepted topic with a payload that is not valid
 // JSON.
 func Malformed() Fault { return Fault{kind: faultMalformed} }
 
-// Oversized answers on the accepted topic with a valid JSON payload of 1 MiB,
+// Oversized responds on the accepted topic with a valid JSON payload of 1 MiB,
 // well above the 128 KB that AWS IoT allows for a message.
 func Oversized() Fault { return Fault{kind: faultOversized} }
 
@@ -93,12 +95,12 @@ func Oversized() Fault { return Fault{kind: faultOversized} }
 // returned private key).
 func WrongKey() Fault { return Fault{kind: faultWrongKey} }
 
-// ThingName makes an accepted RegisterThing answer carry name as thingName
+// ThingName makes an accepted RegisterThing response carry name as thingName
 // ("" or an invalid name such as "bad/name"). The registration itself is
 // recorded under the real name.
 func ThingName(name string) Fault { return Fault{kind: faultThingName, value: name} }
 
-// Token makes an accepted create answer carry token as
+// Token makes an accepted create response carry token as
 // certificateOwnershipToken (for example ""). The real token is not sent.
 func Token(token string) Fault { return Fault{kind: faultToken, value: token} }
 

@@ -31,12 +31,12 @@ func TestFaultAnswers(t *testing.T) {
 		{"delay", Delay(20 * time.Millisecond), func(t *testing.T, m *paho.Publish, key []byte) {
 			ans := decodeAccepted(t, m)
 			if !publicKeyMatches(t, parseCertPEM(t, ans.CertificatePEM), key) {
-				t.Errorf("delayed answer is not for the CSR's key")
+				t.Errorf("delayed response is not for the CSR's key")
 			}
 		}},
 		{"reject", Reject(503, "ServiceUnavailable", "try later"), func(t *testing.T, m *paho.Publish, _ []byte) {
 			if m.Topic != csrTopic+"/rejected" {
-				t.Fatalf("answer on %q; want rejected", m.Topic)
+				t.Fatalf("response on %q; want rejected", m.Topic)
 			}
 			var got rejection
 			if err := json.Unmarshal(m.Payload, &got); err != nil {
@@ -49,7 +49,7 @@ func TestFaultAnswers(t *testing.T) {
 		}},
 		{"malformed", Malformed(), func(t *testing.T, m *paho.Publish, _ []byte) {
 			if m.Topic != csrTopic+"/accepted" || json.Valid(m.Payload) {
-				t.Errorf("answer on %q with payload %q; want invalid JSON on accepted", m.Topic, m.Payload)
+				t.Errorf("response on %q with payload %q; want invalid JSON on accepted", m.Topic, m.Payload)
 			}
 		}},
 		{"oversized", Oversized(), func(t *testing.T, m *paho.Publish, _ []byte) {
@@ -65,7 +65,7 @@ func TestFaultAnswers(t *testing.T) {
 		}},
 		{"empty-token", Token(""), func(t *testing.T, m *paho.Publish, _ []byte) {
 			if ans := decodeAccepted(t, m); ans.Token != "" || ans.CertificateID == "" {
-				t.Errorf("answer = %+v; want a certificate with an empty token", ans)
+				t.Errorf("response = %+v; want a certificate with an empty token", ans)
 			}
 		}},
 	}
@@ -78,20 +78,20 @@ func TestFaultAnswers(t *testing.T) {
 			key := requestCSR(t, tc)
 			tt.check(t, tc.await(t), key)
 
-			// The fault applied once: the next request is answered normally.
+			// The fault applied once, so the next request gets a normal response.
 			createFromCSR(t, tc)
 		})
 	}
 }
 
-func decodeAccepted(t *testing.T, m *paho.Publish) csrAnswer {
+func decodeAccepted(t *testing.T, m *paho.Publish) csrResult {
 	t.Helper()
 	if m.Topic != csrTopic+"/accepted" {
-		t.Fatalf("answer on %q with %q; want accepted", m.Topic, m.Payload)
+		t.Fatalf("response on %q with %q; want accepted", m.Topic, m.Payload)
 	}
-	var ans csrAnswer
+	var ans csrResult
 	if err := json.Unmarshal(m.Payload, &ans); err != nil {
-		t.Fatalf("decode answer: %v", err)
+		t.Fatalf("decode response: %v", err)
 	}
 	return ans
 }
@@ -104,7 +104,7 @@ func TestFaultNoAnswer(t *testing.T) {
 	requestCSR(t, tc)
 	waitFor(t, "the first request", func() bool { return s.Stats().Requests[OpCreateFromCSR] == 1 })
 
-	// The first message must answer the second request, not the first.
+	// The first message must be the response to the second request.
 	key := requestCSR(t, tc)
 	ans := decodeAccepted(t, tc.await(t))
 	if !publicKeyMatches(t, parseCertPEM(t, ans.CertificatePEM), key) {
@@ -173,7 +173,7 @@ func TestFaultRegister(t *testing.T) {
 			created, _ := createFromCSR(t, tc)
 			topic, ans := registerThing(t, tc, "Tmpl", created.Token, map[string]string{"SerialNumber": "s1"})
 			if !strings.HasSuffix(topic, tt.wantTopic) {
-				t.Fatalf("RegisterThing answered on %q with %+v; want %s", topic, ans, tt.wantTopic)
+				t.Fatalf("RegisterThing responded on %q with %+v; want %s", topic, ans, tt.wantTopic)
 			}
 			if ans.ThingName != tt.wantName {
 				t.Errorf("thingName = %q; want %q", ans.ThingName, tt.wantName)

@@ -32,21 +32,7 @@ type Fixture struct {
 // DIR/config.d/fleetprovisioning.yaml in the shape the meta-aws recipe
 // generates. Files that exist are replaced.
 func (s *Server) WriteFixture(dir string) (Fixture, error) {
-	f := Fixture{
-		Dir:              dir,
-		ConfigPath:       filepath.Join(dir, "config.yaml"),
-		FleetConfigPath:  filepath.Join(dir, "config.d", "fleetprovisioning.yaml"),
-		RootCAPath:       filepath.Join(dir, "certs", "AmazonRootCA1.pem"),
-		IssuerCAPath:     filepath.Join(dir, "certs", "issuer-ca.pem"),
-		ClaimCertPath:    filepath.Join(dir, "certs", "claim.cert.pem"),
-		ClaimKeyPath:     filepath.Join(dir, "certs", "claim.key.pem"),
-		CertPath:         filepath.Join(dir, "credentials", "certificate.pem"),
-		KeyPath:          filepath.Join(dir, "credentials", "priv_key"),
-		DeviceRootCAPath: filepath.Join(dir, "credentials", "AmazonRootCA.pem"),
-		Endpoint:         "localhost",
-		Port:             s.Port(),
-	}
-
+	f := s.fixturePaths(dir)
 	for _, sub := range []string{"certs", "config.d", "credentials", "greengrass"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return Fixture{}, fmt.Errorf("create fixture directory: %w", err)
@@ -80,6 +66,23 @@ func (s *Server) WriteFixture(dir string) (Fixture, error) {
 		}
 	}
 	return f, nil
+}
+
+func (s *Server) fixturePaths(dir string) Fixture {
+	return Fixture{
+		Dir:              dir,
+		ConfigPath:       filepath.Join(dir, "config.yaml"),
+		FleetConfigPath:  filepath.Join(dir, "config.d", "fleetprovisioning.yaml"),
+		RootCAPath:       filepath.Join(dir, "certs", "AmazonRootCA1.pem"),
+		IssuerCAPath:     filepath.Join(dir, "certs", "issuer-ca.pem"),
+		ClaimCertPath:    filepath.Join(dir, "certs", "claim.cert.pem"),
+		ClaimKeyPath:     filepath.Join(dir, "certs", "claim.key.pem"),
+		CertPath:         filepath.Join(dir, "credentials", "certificate.pem"),
+		KeyPath:          filepath.Join(dir, "credentials", "priv_key"),
+		DeviceRootCAPath: filepath.Join(dir, "credentials", "AmazonRootCA.pem"),
+		Endpoint:         "localhost",
+		Port:             s.Port(),
+	}
 }
 
 // encodeYAML encodes v with the two-space indentation of the Greengrass

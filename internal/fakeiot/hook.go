@@ -17,14 +17,14 @@ import (
 // Disconnect fault.
 var errFaultDisconnect = errors.New("connection closed by an injected fault")
 
-// session is what the hook knows about an accepted connection.
+// session is the hook's record of an accepted connection.
 type session struct {
 	role   role
 	certID string
 }
 
 // hook connects the broker to the service: it admits CONNECTs, applies the
-// policies and answers requests on the requester's connection only.
+// policies and responds to requests on the requester's connection only.
 type hook struct {
 	mqtt.HookBase
 	srv      *Server
@@ -43,7 +43,7 @@ func (h *hook) Provides(b byte) bool {
 }
 
 // OnConnect applies the OpConnect fault and the AWS connect rules. It sends
-// the rejecting CONNACK itself because the broker would otherwise answer
+// the rejecting CONNACK itself because the broker would otherwise send
 // every rejection with 0x86 Bad user name or password.
 func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if err := h.connectFault(cl); err != nil {
@@ -52,20 +52,21 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 
 	certID, ok := peerCertificateID(cl)
 	if !ok {
-		return h.refuse(cl, packets.ErrNotAuthorized)
+		return h.rejectConnect(cl, packets.ErrNotAuthorized)
 	}
 
 	r, code := h.srv.svc.admitConnect(cl.ID, certID)
 	if code != packets.CodeSuccess {
-		return h.refuse(cl, code)
+		return h.rejectConnect(cl, code)
 	}
 
 	h.sessions.Store(cl, session{role: r, certID: certID})
 	return nil
 }
 
-func (h *hook) refuse(cl *mqtt.Client, code packets.Code) error {
-	_ = h.srv.broker.SendConnack(cl, code, false, nil) // the connection closes next anyway
+func (h *hook) rejectConnect(cl *mqtt.Client, code packets.Code) error {
+	// The connection closes next, so a failed write changes nothing.
+	_ = h.srv.broker.SendConnack(cl, code, false, nil)
 	return code
 }
 
@@ -85,7 +86,7 @@ func (h *hook) connectFault(cl *mqtt.Client) error {
 		return errFaultDisconnect
 	case faultReject:
 		code := packets.Code{Code: byte(fault.status), Reason: fault.message}
-		return h.refuse(cl, code)
+		return h.rejectConnect(cl, code)
 	}
 	return nil
 }
@@ -154,8 +155,10 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 }
 
 // OnPublish takes fleet provisioning requests out of the broker's fan-out
-// and answers them on the requester's connection. Other messages pass.
-func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+// and responds to them on the requester's connection. Other messages pass.
+func (h *hook) OnPublish(
+	cl *mqtt.Client, pk packets.Packet,
+) (packets.Packet, error) {
 	req, ok := parseRequestTopic(pk.TopicName)
 	if !ok {
 		return pk, nil
@@ -163,8 +166,9 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 
 	if len(pk.Payload) > maxPayload {
 		h.srv.cfg.Logger.Info("request rejected: payload too large",
-			zap.String("client-id", cl.ID), zap.Int("payload-length", len(pk.Payload)))
-		// NOTE: AWS IoT rejects messages over 128 KB; whether it answers
+			zap.String("client-id", cl.ID),
+			zap.Int("payload-length", len(pk.Payload)))
+		// NOTE: AWS IoT rejects messages over 128 KB; whether it sends
 		// PUBACK 0x95 or closes the connection is not documented.
 		if pk.FixedHeader.Qos > 0 && cl.Properties.ProtocolVersion == 5 {
 			return pk, packets.ErrPacketTooLarge
@@ -186,43 +190,45 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	return pk, packets.CodeSuccessIgnore
 }
 
-// serve answers req on cl's connection. subscribed holds the response
-// topics that cl had subscribed to when it sent the request: an answer on any
+// serve responds to req on cl's connection. subscribed contains the response
+// topics that cl had subscribed to when it sent the request. A response on any
 // other topic is lost, as it is on AWS.
 func (s *Server) serve(cl *mqtt.Client, req request, subscribed map[string]bool) {
 	defer s.wg.Done()
 
-	ans := s.svc.handle(req)
-	if !s.sleep(ans.delay) {
+	resp := s.svc.handle(req)
+	if !s.sleep(resp.delay) {
 		return
 	}
 
-	if ans.disconnect {
+	if resp.disconnect {
 		cl.Stop(errFaultDisconnect)
 		return
 	}
-	if ans.topic == "" {
+	if resp.topic == "" {
 		return
 	}
 
-	qos, ok := subscriptionQoS(cl, ans.topic)
-	if !subscribed[ans.topic] || !ok {
+	qos, ok := subscriptionQoS(cl, resp.topic)
+	if !subscribed[resp.topic] || !ok {
 		s.svc.countDropped()
-		s.cfg.Logger.Info("answer dropped: requester has not subscribed",
-			zap.String("client-id", cl.ID), zap.String("topic", ans.topic))
+		s.cfg.Logger.Info("response dropped: requester had not subscribed",
+			zap.String("client-id", cl.ID), zap.String("topic", resp.topic))
 		return
 	}
 
-	if err := s.deliver(cl, ans.topic, ans.payload, qos); err != nil {
-		s.cfg.Logger.Info("answer not delivered", zap.String("client-id", cl.ID),
-			zap.String("topic", ans.topic), zap.Error(err))
+	if err := s.deliver(cl, resp.topic, resp.payload, qos); err != nil {
+		s.cfg.Logger.Info("response not delivered", zap.String("client-id", cl.ID),
+			zap.String("topic", resp.topic), zap.Error(err))
 	}
 }
 
 // deliver writes one PUBLISH to cl alone, bypassing the topic fan-out. A
 // QoS 1 message is recorded in cl's inflight store so that the broker
 // processes the PUBACK as for any other message.
-func (s *Server) deliver(cl *mqtt.Client, topic string, payload []byte, qos byte) error {
+func (s *Server) deliver(
+	cl *mqtt.Client, topic string, payload []byte, qos byte,
+) error {
 	pk := packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: min(qos, 1)},
 		TopicName:   topic,

@@ -134,7 +134,7 @@ func TestRespondThroughMosquitto(t *testing.T) {
 	params := map[string]string{"SerialNumber": "42"}
 	topic, reg := registerThing(t, device, "Tmpl", created.Token, params)
 	if topic != provisionTopic("Tmpl")+"/accepted" || reg.ThingName != "mq-42" {
-		t.Fatalf("RegisterThing answered on %q with %+v; want accepted mq-42", topic, reg)
+		t.Fatalf("RegisterThing responded on %q with %+v; want accepted mq-42", topic, reg)
 	}
 
 	want := []Thing{{Name: "mq-42", CertificateID: created.CertificateID, Params: params, Registrations: 1}}

@@ -36,7 +36,8 @@ func (s *service) createFromCSR(payload []byte, fault Fault) (any, *rejection) {
 		CSR string `json:"certificateSigningRequest"`
 	}
 	if err := json.Unmarshal(payload, &body); err != nil {
-		return nil, reject(400, "InvalidPayload", "the request is not a JSON object: %v", err)
+		return nil, reject(400, "InvalidPayload",
+			"the request is not a JSON object: %v", err)
 	}
 
 	csr, rej := parseCSR(body.CSR)
@@ -59,20 +60,23 @@ func (s *service) createFromCSR(payload []byte, fault Fault) (any, *rejection) {
 // parseCSR decodes and checks a PEM certificate signing request.
 //
 // NOTE: AWS does not document the error code for an invalid CSR; the fake
-// answers 400 "InvalidCsr" for every CSR problem.
+// responds 400 "InvalidCsr" to every CSR problem.
 func parseCSR(text string) (*x509.CertificateRequest, *rejection) {
 	block, _ := pem.Decode([]byte(text))
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
-		return nil, reject(400, "InvalidCsr", "certificateSigningRequest is not a PEM CERTIFICATE REQUEST")
+		return nil, reject(400, "InvalidCsr",
+			"certificateSigningRequest is not a PEM CERTIFICATE REQUEST")
 	}
 
 	csr, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
-		return nil, reject(400, "InvalidCsr", "parse certificate signing request: %v", err)
+		return nil, reject(400, "InvalidCsr",
+			"parse certificate signing request: %v", err)
 	}
 
 	if err := csr.CheckSignature(); err != nil {
-		return nil, reject(400, "InvalidCsr", "invalid certificate signing request signature: %v", err)
+		return nil, reject(400, "InvalidCsr",
+			"invalid certificate signing request signature: %v", err)
 	}
 
 	if !acceptedKey(csr.PublicKey) {
@@ -103,7 +107,8 @@ func (s *service) createKeys(payload []byte, fault Fault) (any, *rejection) {
 	if len(trimmed) > 0 {
 		var body map[string]any
 		if err := json.Unmarshal(trimmed, &body); err != nil {
-			return nil, reject(400, "InvalidPayload", "the request is not empty and not a JSON object: %v", err)
+			return nil, reject(400, "InvalidPayload",
+				"the request is not empty and not a JSON object: %v", err)
 		}
 	}
 
@@ -126,8 +131,10 @@ func (s *service) createKeys(payload []byte, fault Fault) (any, *rejection) {
 }
 
 // issue signs a certificate for pub, records it as PENDING_ACTIVATION and
-// builds the accepted answer of a create request.
-func (s *service) issue(pub crypto.PublicKey, keyPEM []byte, fault Fault) (any, *rejection) {
+// builds the accepted response of a create request.
+func (s *service) issue(
+	pub crypto.PublicKey, keyPEM []byte, fault Fault,
+) (any, *rejection) {
 	der, err := s.pki.issuer.signClient(issuedCommonName, pub)
 	if err != nil {
 		return nil, reject(500, "InternalFailure", "%v", err)
@@ -166,7 +173,8 @@ func (s *service) register(req request, fault Fault) (any, *rejection) {
 
 	var body registerRequest
 	if err := json.Unmarshal(req.payload, &body); err != nil {
-		return nil, reject(400, "InvalidPayload", "the request is not a valid RegisterThing payload: %v", err)
+		return nil, reject(400, "InvalidPayload",
+			"the request is not a valid RegisterThing payload: %v", err)
 	}
 
 	if rej := s.checkToken(body.Token); rej != nil {
@@ -191,7 +199,9 @@ func (s *service) register(req request, fault Fault) (any, *rejection) {
 	if fault.kind == faultThingName {
 		name = fault.value
 	}
-	return registerResponse{DeviceConfiguration: map[string]string{}, ThingName: name}, nil
+	return registerResponse{
+		DeviceConfiguration: map[string]string{}, ThingName: name,
+	}, nil
 }
 
 func (s *service) throttle() *rejection {
@@ -240,7 +250,8 @@ func (s *service) checkToken(token string) *rejection {
 func (s *service) thingName(params map[string]string) (string, *rejection) {
 	serial := params["SerialNumber"]
 	if serial == "" {
-		return "", reject(400, "InvalidParameters", "parameter SerialNumber is missing or empty")
+		return "", reject(400, "InvalidParameters",
+			"parameter SerialNumber is missing or empty")
 	}
 
 	name := s.cfg.ThingPrefix + serial

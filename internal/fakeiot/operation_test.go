@@ -31,21 +31,21 @@ func TestRegisterRejections(t *testing.T) {
 	tests := []struct {
 		name     string
 		hook     func(map[string]string) error
-		token    func(created csrAnswer) string
+		token    func(created csrResult) string
 		params   map[string]string
 		wantCode string
 		wantMsg  string
 	}{
 		{
 			name:     "empty-token",
-			token:    func(csrAnswer) string { return "" },
+			token:    func(csrResult) string { return "" },
 			params:   map[string]string{"SerialNumber": "s1"},
 			wantCode: "InvalidCertificateOwnershipToken",
 			wantMsg:  "Certificate ownership token cannot be empty.",
 		},
 		{
 			name:     "unknown-token",
-			token:    func(csrAnswer) string { return "not-a-token" },
+			token:    func(csrResult) string { return "not-a-token" },
 			params:   map[string]string{"SerialNumber": "s1"},
 			wantCode: "InvalidCertificateOwnershipToken",
 		},
@@ -79,7 +79,7 @@ func TestRegisterRejections(t *testing.T) {
 
 			topic, ans := registerThing(t, tc, "Tmpl", token, tt.params)
 			if topic != provisionTopic("Tmpl")+"/rejected" {
-				t.Fatalf("RegisterThing answered on %q with %+v; want rejected", topic, ans)
+				t.Fatalf("RegisterThing responded on %q with %+v; want rejected", topic, ans)
 			}
 			if ans.ErrorCode != tt.wantCode {
 				t.Errorf("errorCode = %q; want %q", ans.ErrorCode, tt.wantCode)
@@ -127,11 +127,11 @@ func TestTokenReuse(t *testing.T) {
 	params := map[string]string{"SerialNumber": "s1"}
 
 	if topic, ans := registerThing(t, tc, "Tmpl", created.Token, params); !strings.HasSuffix(topic, "/accepted") {
-		t.Fatalf("first RegisterThing answered on %q with %+v", topic, ans)
+		t.Fatalf("first RegisterThing responded on %q with %+v", topic, ans)
 	}
 	topic, ans := registerThing(t, tc, "Tmpl", created.Token, params)
 	if !strings.HasSuffix(topic, "/rejected") || ans.ErrorCode != "InvalidCertificateOwnershipToken" {
-		t.Errorf("reused token: answer on %q with %+v; want rejected InvalidCertificateOwnershipToken", topic, ans)
+		t.Errorf("reused token: response on %q with %+v; want rejected InvalidCertificateOwnershipToken", topic, ans)
 	}
 }
 
@@ -144,14 +144,14 @@ func TestTokenExpiry(t *testing.T) {
 	fresh, _ := createFromCSR(t, tc)
 	clock.Advance(time.Hour - time.Second)
 	if topic, ans := registerThing(t, tc, "Tmpl", fresh.Token, params); !strings.HasSuffix(topic, "/accepted") {
-		t.Errorf("token just before expiry: answer on %q with %+v; want accepted", topic, ans)
+		t.Errorf("token just before expiry: response on %q with %+v; want accepted", topic, ans)
 	}
 
 	stale, _ := createFromCSR(t, tc)
 	clock.Advance(time.Hour)
 	topic, ans := registerThing(t, tc, "Tmpl", stale.Token, params)
 	if !strings.HasSuffix(topic, "/rejected") || ans.ErrorCode != "InvalidCertificateOwnershipToken" {
-		t.Errorf("expired token: answer on %q with %+v; want rejected InvalidCertificateOwnershipToken", topic, ans)
+		t.Errorf("expired token: response on %q with %+v; want rejected InvalidCertificateOwnershipToken", topic, ans)
 	}
 	if got := certState(s, stale.CertificateID); got != "" {
 		t.Errorf("certificate of the expired token has state %q; want it deleted", got)
@@ -163,7 +163,7 @@ func TestRegisterRateLimit(t *testing.T) {
 	s := startFake(t, Config{TemplateName: "Tmpl", RegisterRate: 1, Clock: clock.Now})
 	tc := provisioner(t, s)
 
-	register := func(serial string) registerAnswer {
+	register := func(serial string) registerResult {
 		created, _ := createFromCSR(t, tc)
 		_, ans := registerThing(t, tc, "Tmpl", created.Token, map[string]string{"SerialNumber": serial})
 		return ans
@@ -196,7 +196,7 @@ func TestReregisterThing(t *testing.T) {
 	second, _ := createFromCSR(t, tc)
 	topic, ans := registerThing(t, tc, "Tmpl", second.Token, params)
 	if !strings.HasSuffix(topic, "/accepted") || ans.ThingName != "s1" {
-		t.Fatalf("second RegisterThing answered on %q with %+v; want accepted s1", topic, ans)
+		t.Fatalf("second RegisterThing responded on %q with %+v; want accepted s1", topic, ans)
 	}
 
 	want := []Thing{{Name: "s1", CertificateID: second.CertificateID, Params: params, Registrations: 2}}
@@ -245,10 +245,10 @@ func TestCreateFromCSRRejectsKeys(t *testing.T) {
 	tc := provisioner(t, s)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ans csrAnswer
+			var ans csrResult
 			topic := tc.call(t, csrTopic, map[string]string{"certificateSigningRequest": tt.csr}, &ans)
 			if topic != csrTopic+"/rejected" || ans.StatusCode != 400 || ans.ErrorCode != "InvalidCsr" {
-				t.Errorf("CSR %s: answer on %q with %+v; want rejected 400 InvalidCsr", tt.name, topic, ans)
+				t.Errorf("CSR %s: response on %q with %+v; want rejected 400 InvalidCsr", tt.name, topic, ans)
 			}
 		})
 	}
@@ -268,9 +268,9 @@ func TestCreateKeysAndCertificate(t *testing.T) {
 	s := startFake(t, Config{TemplateName: "Tmpl"})
 	tc := provisioner(t, s)
 
-	var ans csrAnswer
+	var ans csrResult
 	if topic := tc.call(t, keysTopic, []byte{}, &ans); topic != keysTopic+"/accepted" {
-		t.Fatalf("CreateKeysAndCertificate answered on %q with %+v", topic, ans)
+		t.Fatalf("CreateKeysAndCertificate responded on %q with %+v", topic, ans)
 	}
 
 	block, _ := pem.Decode([]byte(ans.PrivateKey))
@@ -325,7 +325,7 @@ func TestCBORRequestRejected(t *testing.T) {
 	tc.publish(t, cborTopic, []byte{0xa0})
 	m := tc.await(t)
 	if m.Topic != cborTopic+"/rejected" {
-		t.Fatalf("answer on %q; want %q", m.Topic, cborTopic+"/rejected")
+		t.Fatalf("response on %q; want %q", m.Topic, cborTopic+"/rejected")
 	}
 	want := encodeCBORRejection(&rejection{
 		StatusCode: 400, ErrorCode: "InvalidPayload",

@@ -77,7 +77,9 @@ func newAuthority(commonName string) (*authority, error) {
 	}
 
 	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"fakeiot"}},
+		Subject: pkix.Name{
+			CommonName: commonName, Organization: []string{"fakeiot"},
+		},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -104,7 +106,9 @@ func newAuthority(commonName string) (*authority, error) {
 
 // sign issues a certificate for pub from tmpl, filling in the serial number
 // and the validity period.
-func (a *authority) sign(tmpl *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
+func (a *authority) sign(
+	tmpl *x509.Certificate, pub crypto.PublicKey,
+) ([]byte, error) {
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
@@ -125,7 +129,9 @@ func (a *authority) sign(tmpl *x509.Certificate, pub crypto.PublicKey) ([]byte, 
 }
 
 // signClient issues a client certificate, as AWS IoT does for devices.
-func (a *authority) signClient(commonName string, pub crypto.PublicKey) ([]byte, error) {
+func (a *authority) signClient(
+	commonName string, pub crypto.PublicKey,
+) ([]byte, error) {
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: commonName},
 		KeyUsage:    x509.KeyUsageDigitalSignature,

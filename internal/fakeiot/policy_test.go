@@ -84,7 +84,7 @@ func TestAnswerDroppedWithoutSubscription(t *testing.T) {
 	s := startFake(t, Config{})
 	tc := mustDial(t, s.Addr(), claimTLS(t, s), "no-sub")
 
-	// Subscribed to rejected only: the accepted answer must be lost.
+	// Subscribed to rejected only: the accepted response must be lost.
 	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
 	defer cancel()
 	if _, err := tc.c.Subscribe(ctx, &paho.Subscribe{
@@ -98,12 +98,12 @@ func TestAnswerDroppedWithoutSubscription(t *testing.T) {
 		t.Fatalf("PUBACK = %#x; want 0", code)
 	}
 
-	waitFor(t, "the dropped answer", func() bool { return s.Stats().Dropped == 1 })
+	waitFor(t, "the dropped response", func() bool { return s.Stats().Dropped == 1 })
 	tc.expectNoMessage(t)
 }
 
 // TestAnswerDroppedWhenSubscribedLate checks that a subscription made after
-// the request does not receive the (delayed) answer.
+// the request does not receive the delayed response.
 func TestAnswerDroppedWhenSubscribedLate(t *testing.T) {
 	s := startFake(t, Config{})
 	s.Inject(OpCreateFromCSR, Delay(100*time.Millisecond))
@@ -113,7 +113,7 @@ func TestAnswerDroppedWhenSubscribedLate(t *testing.T) {
 	tc.publish(t, csrTopic, map[string]string{"certificateSigningRequest": string(csr)})
 	tc.subscribe(t, csrTopic)
 
-	waitFor(t, "the dropped answer", func() bool { return s.Stats().Dropped == 1 })
+	waitFor(t, "the dropped response", func() bool { return s.Stats().Dropped == 1 })
 	tc.expectNoMessage(t)
 }
 
@@ -126,10 +126,10 @@ func TestAnswerOnlyToRequester(t *testing.T) {
 
 	first, _ := createFromCSR(t, requester)
 
-	// The bystander's first message must be the answer to its own request.
+	// The bystander's first message must be the response to its own request.
 	second, _ := createFromCSR(t, other)
 	if second.CertificateID == first.CertificateID {
-		t.Errorf("bystander received the requester's answer (certificate %q)", first.CertificateID)
+		t.Errorf("bystander received the requester's response (certificate %q)", first.CertificateID)
 	}
 	other.expectNoMessage(t)
 	requester.expectNoMessage(t)
@@ -194,7 +194,7 @@ func TestIssuedCertificateConnect(t *testing.T) {
 
 	topic, reg := registerThing(t, tc, "Tmpl", created.Token, map[string]string{"SerialNumber": "thing-1"})
 	if !strings.HasSuffix(topic, "/accepted") {
-		t.Fatalf("RegisterThing answered on %q with %+v", topic, reg)
+		t.Fatalf("RegisterThing responded on %q with %+v", topic, reg)
 	}
 	if got := connectCode(t, s.Addr(), device, "thing-1"); got != 0 {
 		t.Errorf("CONNACK with the ACTIVE certificate = %#x; want 0", got)

@@ -53,11 +53,12 @@ func (s *Server) WriteBrokerFiles(dir string) (BrokerFiles, error) {
 	return f, nil
 }
 
-// Responder answers fleet provisioning requests as an ordinary MQTT client
-// of another broker. That broker delivers each answer to every subscriber of
-// the response topic: the responder cannot see who sent a request, so it
-// neither restricts answers to the requester nor drops answers that the
-// requester had not subscribed to. The claim policy is not enforced either.
+// Responder responds to fleet provisioning requests as an ordinary MQTT
+// client of another broker. That broker delivers each response to every
+// subscriber of the response topic. The responder cannot see who sent a
+// request, so it neither restricts responses to the requester nor drops
+// responses that the requester had not subscribed to. The claim policy is
+// not enforced either.
 type Responder struct {
 	srv    *Server
 	client *paho.Client
@@ -75,7 +76,9 @@ type Responder struct {
 // presents a certificate issued by the fake's client CA. The responder uses
 // the Server's state, faults and statistics and runs until Close or until
 // the connection is lost.
-func (s *Server) Respond(ctx context.Context, brokerAddr string, tlsConf *tls.Config) (*Responder, error) {
+func (s *Server) Respond(
+	ctx context.Context, brokerAddr string, tlsConf *tls.Config,
+) (*Responder, error) {
 	if tlsConf == nil {
 		var err error
 		tlsConf, err = s.responderTLS()
@@ -103,7 +106,9 @@ func (s *Server) Respond(ctx context.Context, brokerAddr string, tlsConf *tls.Co
 }
 
 func (r *Responder) start(ctx context.Context) error {
-	connect := &paho.Connect{ClientID: "fakeiot-responder", KeepAlive: 30, CleanStart: true}
+	connect := &paho.Connect{
+		ClientID: "fakeiot-responder", KeepAlive: 30, CleanStart: true,
+	}
 	if _, err := r.client.Connect(ctx, connect); err != nil {
 		return err
 	}
@@ -112,7 +117,8 @@ func (r *Responder) start(ctx context.Context) error {
 	for _, topic := range requestTopics(r.srv.cfg.TemplateName) {
 		subs = append(subs, paho.SubscribeOptions{Topic: topic, QoS: 1})
 	}
-	if _, err := r.client.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs}); err != nil {
+	subscribe := &paho.Subscribe{Subscriptions: subs}
+	if _, err := r.client.Subscribe(ctx, subscribe); err != nil {
 		_ = r.client.Disconnect(&paho.Disconnect{})
 		return err
 	}
@@ -124,7 +130,7 @@ func (r *Responder) start(ctx context.Context) error {
 	return nil
 }
 
-// receive queues a request. Answers are published from the worker because
+// receive queues a request. Responses are published from the worker because
 // a QoS 1 publish from inside a paho callback would wait on the callback.
 func (r *Responder) receive(p paho.PublishReceived) (bool, error) {
 	req, ok := parseRequestTopic(p.Packet.Topic)
@@ -133,7 +139,8 @@ func (r *Responder) receive(p paho.PublishReceived) (bool, error) {
 	}
 	if len(p.Packet.Payload) > maxPayload {
 		r.srv.cfg.Logger.Info("request dropped: payload too large",
-			zap.String("topic", p.Packet.Topic), zap.Int("payload-length", len(p.Packet.Payload)))
+			zap.String("topic", p.Packet.Topic),
+			zap.Int("payload-length", len(p.Packet.Payload)))
 		return true, nil
 	}
 
@@ -141,7 +148,8 @@ func (r *Responder) receive(p paho.PublishReceived) (bool, error) {
 	select {
 	case r.reqs <- req:
 	default:
-		r.srv.cfg.Logger.Warn("request dropped: responder queue full", zap.String("topic", req.topic))
+		r.srv.cfg.Logger.Warn("request dropped: responder queue full",
+			zap.String("topic", req.topic))
 	}
 	return true, nil
 }
@@ -156,28 +164,30 @@ func (r *Responder) work(ctx context.Context) {
 			r.finish(errors.New("connection to the broker lost"))
 			return
 		case req := <-r.reqs:
-			r.answer(ctx, req)
+			r.handle(ctx, req)
 		}
 	}
 }
 
-func (r *Responder) answer(ctx context.Context, req request) {
-	ans := r.srv.svc.handle(req)
-	if !r.srv.sleep(ans.delay) {
+func (r *Responder) handle(ctx context.Context, req request) {
+	resp := r.srv.svc.handle(req)
+	if !r.srv.sleep(resp.delay) {
 		return
 	}
-	if ans.disconnect {
+	if resp.disconnect {
 		// The requester's connection is not the responder's to close.
-		r.srv.cfg.Logger.Info("disconnect fault skipped: the requester is unknown on another broker")
+		r.srv.cfg.Logger.Info(
+			"disconnect fault skipped: the requester is unknown on another broker")
 		return
 	}
-	if ans.topic == "" {
+	if resp.topic == "" {
 		return
 	}
 
-	msg := &paho.Publish{Topic: ans.topic, QoS: 1, Payload: ans.payload}
+	msg := &paho.Publish{Topic: resp.topic, QoS: 1, Payload: resp.payload}
 	if _, err := r.client.Publish(ctx, msg); err != nil {
-		r.srv.cfg.Logger.Warn("answer not published", zap.String("topic", ans.topic), zap.Error(err))
+		r.srv.cfg.Logger.Warn("response not published",
+			zap.String("topic", resp.topic), zap.Error(err))
 	}
 }
 
@@ -228,9 +238,11 @@ func (s *Server) responderTLS() (*tls.Config, error) {
 	roots := x509.NewCertPool()
 	roots.AddCert(s.pki.root.cert)
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		RootCAs:      roots,
-		ServerName:   "localhost",
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion: tls.VersionTLS12,
+		RootCAs:    roots,
+		ServerName: "localhost",
+		Certificates: []tls.Certificate{
+			{Certificate: [][]byte{der}, PrivateKey: key},
+		},
 	}, nil
 }

@@ -5,8 +5,9 @@
 // start: a root CA that devices trust, a server certificate for localhost,
 // and a claim certificate. A broker hook plays AWS: it enforces the claim
 // policy, signs CSRs, issues ownership tokens, runs a provisioning template
-// and answers only the connection that asked, and only if that connection had
-// subscribed to the response topic. Faults are injected per request.
+// and responds only to the connection that sent the request, and only if
+// that connection had subscribed to the response topic. Faults are
+// injected per request.
 //
 // Respond runs the same AWS logic as an ordinary MQTT client of another
 // broker, for interoperability tests.
@@ -48,7 +49,7 @@ type Config struct {
 	// TokenTTL is how long an ownership token is valid; default 1 hour.
 	TokenTTL time.Duration
 	// RegisterRate limits RegisterThing requests per second (token bucket
-	// with a burst of one second's worth); above it the answer is 429
+	// with a burst of one second's worth); above it the response is 429
 	// ThrottlingException. 0 means no limit.
 	RegisterRate float64
 	// ConnectInterval is the least time between CONNECTs of one client ID;
@@ -93,7 +94,7 @@ type Server struct {
 
 	mu      sync.Mutex // guards closing and the calls of wg.Add
 	closing bool
-	wg      sync.WaitGroup // answers in progress
+	wg      sync.WaitGroup // responses in progress
 }
 
 // Start generates the PKI and starts the broker. Close stops it.
@@ -108,13 +109,16 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	s := &Server{cfg: cfg, pki: p, svc: newService(cfg, p), done: make(chan struct{})}
+	s := &Server{
+		cfg: cfg, pki: p, svc: newService(cfg, p), done: make(chan struct{}),
+	}
 	if err := s.startBroker(); err != nil {
 		return nil, err
 	}
 
 	cfg.Logger.Info("fake endpoint started", zap.String("address", s.addr),
-		zap.String("alpn-address", s.alpnAddr), zap.String("template", cfg.TemplateName))
+		zap.String("alpn-address", s.alpnAddr),
+		zap.String("template", cfg.TemplateName))
 	return s, nil
 }
 
@@ -123,10 +127,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.TemplateName = "FleetTemplate"
 	}
 	if !validTemplateName(c.TemplateName) {
-		return c, fmt.Errorf("template name %q is invalid: use 1 to 36 characters from [0-9A-Za-z_-]", c.TemplateName)
+		return c, fmt.Errorf(
+			"template name %q is invalid: use 1 to 36 characters from [0-9A-Za-z_-]", c.TemplateName)
 	}
 	if c.ThingPrefix != "" && !validThingName(c.ThingPrefix) {
-		return c, fmt.Errorf("thing prefix %q is invalid: use characters from [a-zA-Z0-9:_-]", c.ThingPrefix)
+		return c, fmt.Errorf(
+			"thing prefix %q is invalid: use characters from [a-zA-Z0-9:_-]", c.ThingPrefix)
 	}
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = time.Hour
@@ -162,7 +168,8 @@ func CheckLoopback(addr string) error {
 
 	ip := net.ParseIP(host)
 	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("listen address %q is not a loopback address: use 127.0.0.1", addr)
+		return fmt.Errorf(
+			"listen address %q is not a loopback address: use 127.0.0.1", addr)
 	}
 	return nil
 }
@@ -234,7 +241,7 @@ func (s *Server) serverTLS(requireALPN bool) *tls.Config {
 	return conf
 }
 
-// Close stops the broker, closes every connection and ends pending answers.
+// Close stops the broker, closes every connection and ends pending responses.
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
@@ -264,7 +271,7 @@ func (s *Server) disconnectClients(listener string) {
 	}
 }
 
-// track counts a new answer in progress, and returns false once Close has
+// track counts a new response in progress, and returns false once Close has
 // begun.
 func (s *Server) track() bool {
 	s.mu.Lock()

@@ -43,7 +43,7 @@ func TestProvisionHappyPath(t *testing.T) {
 	params := map[string]string{"SerialNumber": "abc123"}
 	topic, reg := registerThing(t, tc, "Tmpl", created.Token, params)
 	if topic != provisionTopic("Tmpl")+"/accepted" {
-		t.Fatalf("RegisterThing answered on %q with %+v; want accepted", topic, reg)
+		t.Fatalf("RegisterThing responded on %q with %+v; want accepted", topic, reg)
 	}
 	if reg.ThingName != "gg-abc123" {
 		t.Errorf("thingName = %q; want %q", reg.ThingName, "gg-abc123")

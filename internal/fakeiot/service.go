@@ -17,7 +17,7 @@ import (
 // maxPayload is the largest message payload AWS IoT Core accepts: 128 KB.
 const maxPayload = 128 * 1024
 
-// oversizedLen is the payload size of an Oversized fault's answer: 1 MiB.
+// oversizedLen is the payload size of an Oversized fault's response: 1 MiB.
 const oversizedLen = 1 << 20
 
 // CertificateState is the status of a certificate in the registry, named as
@@ -49,12 +49,12 @@ type Thing struct {
 // Stats counts what the fake has seen since Start.
 type Stats struct {
 	Connects          int        // accepted CONNECTs
-	ConnectRejections int        // CONNECTs answered with an error reason code
+	ConnectRejections int        // CONNECTs rejected with a CONNACK error code
 	Requests          map[Op]int // fleet provisioning requests by operation
-	Rejections        int        // answers sent to a rejected topic, Throttled included
+	Rejections        int        // responses on a rejected topic, Throttled too
 	Throttled         int        // RegisterThing requests rejected with 429
-	Dropped           int        // answers lost because the requester had not subscribed
-	Reregistrations   int        // accepted RegisterThing for a thing that existed
+	Dropped           int        // responses lost: requester had not subscribed
+	Reregistrations   int        // accepted RegisterThing of an existing thing
 }
 
 // rejection is the payload of every rejected response.
@@ -65,11 +65,12 @@ type rejection struct {
 }
 
 func reject(status int, code, format string, args ...any) *rejection {
-	return &rejection{StatusCode: status, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...)}
+	msg := fmt.Sprintf(format, args...)
+	return &rejection{StatusCode: status, ErrorCode: code, ErrorMessage: msg}
 }
 
-// answer is what the fake sends for one request.
-type answer struct {
+// response is the message the fake sends for one request, if any.
+type response struct {
 	topic      string // "" sends nothing
 	payload    []byte
 	delay      time.Duration
@@ -123,50 +124,41 @@ func newService(cfg Config, p *pki) *service {
 	return s
 }
 
-// handle answers req, applying the next fault queued for its operation.
-func (s *service) handle(req request) answer {
+// handle builds the response to req, applying the next fault queued for
+// its operation.
+func (s *service) handle(req request) response {
 	fault := s.faults.pop(req.op)
 
 	s.mu.Lock()
 	s.stats.Requests[req.op]++
 	s.mu.Unlock()
 
-	ans := s.answerWith(req, fault)
+	resp := s.buildResponse(req, fault)
 	if fault.kind == faultDelay {
-		ans.delay = fault.delay
+		resp.delay = fault.delay
 	}
-	if ans.rejected {
+	if resp.rejected {
 		s.mu.Lock()
 		s.stats.Rejections++
 		s.mu.Unlock()
 	}
 
-	s.log.Info("request answered",
+	s.log.Info("request handled",
 		zap.String("op", string(req.op)), zap.String("fault", fault.String()),
-		zap.String("topic", ans.topic), zap.Int("payload-length", len(ans.payload)))
-	return ans
+		zap.String("topic", resp.topic),
+		zap.Int("payload-length", len(resp.payload)))
+	return resp
 }
 
-func (s *service) answerWith(req request, fault Fault) answer {
-	switch fault.kind {
-	case faultNoAnswer:
-		return answer{}
-	case faultDisconnect:
-		return answer{disconnect: true}
-	case faultReject:
-		return rejectedAnswer(req, &rejection{
-			StatusCode: fault.status, ErrorCode: fault.errorCode, ErrorMessage: fault.message,
-		})
-	case faultMalformed:
-		return answer{topic: req.acceptedTopic(), payload: []byte(`{"certificateId": "`)}
-	case faultOversized:
-		return answer{topic: req.acceptedTopic(), payload: oversizedPayload()}
+func (s *service) buildResponse(req request, fault Fault) response {
+	if resp, ok := faultResponse(req, fault); ok {
+		return resp
 	}
 
 	if req.format != "json" {
 		// NOTE: AWS IoT accepts CBOR requests. The fake decodes only JSON and
 		// rejects CBOR requests, encoding the rejection in CBOR.
-		return rejectedAnswer(req, reject(400, "InvalidPayload",
+		return rejectedResponse(req, reject(400, "InvalidPayload",
 			"the fake endpoint supports only the json payload format"))
 	}
 
@@ -181,25 +173,50 @@ func (s *service) answerWith(req request, fault Fault) answer {
 		result, rej = s.register(req, fault)
 	}
 	if rej != nil {
-		return rejectedAnswer(req, rej)
+		return rejectedResponse(req, rej)
 	}
 
 	payload, err := json.Marshal(result)
 	if err != nil {
-		return rejectedAnswer(req, reject(500, "InternalFailure", "encode answer: %v", err))
+		return rejectedResponse(req, reject(500, "InternalFailure",
+			"encode response: %v", err))
 	}
-	return answer{topic: req.acceptedTopic(), payload: payload}
+	return response{topic: req.acceptedTopic(), payload: payload}
 }
 
-func rejectedAnswer(req request, rej *rejection) answer {
-	ans := answer{topic: req.rejectedTopic(), rejected: true}
+// faultResponse returns the response of a fault that replaces the
+// operation, and false for the other faults.
+func faultResponse(req request, fault Fault) (response, bool) {
+	switch fault.kind {
+	case faultNoAnswer:
+		return response{}, true
+	case faultDisconnect:
+		return response{disconnect: true}, true
+	case faultReject:
+		return rejectedResponse(req, &rejection{
+			StatusCode:   fault.status,
+			ErrorCode:    fault.errorCode,
+			ErrorMessage: fault.message,
+		}), true
+	case faultMalformed:
+		malformed := []byte(`{"certificateId": "`)
+		return response{topic: req.acceptedTopic(), payload: malformed}, true
+	case faultOversized:
+		return response{topic: req.acceptedTopic(), payload: oversizedPayload()}, true
+	}
+	return response{}, false
+}
+
+func rejectedResponse(req request, rej *rejection) response {
+	resp := response{topic: req.rejectedTopic(), rejected: true}
 	if req.format == "cbor" {
-		ans.payload = encodeCBORRejection(rej)
-		return ans
+		resp.payload = encodeCBORRejection(rej)
+		return resp
 	}
 
-	ans.payload, _ = json.Marshal(rej) // a struct of strings and an int always encodes
-	return ans
+	// A struct of strings and an int always encodes.
+	resp.payload, _ = json.Marshal(rej)
+	return resp
 }
 
 // oversizedPayload returns a valid JSON object of oversizedLen bytes.

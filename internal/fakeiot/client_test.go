@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -174,7 +175,7 @@ func (tc *testClient) call(t *testing.T, topic string, payload any, out any) str
 
 	m := tc.await(t)
 	if err := json.Unmarshal(m.Payload, out); err != nil {
-		t.Fatalf("decode response on %q: %v (payload %q)", m.Topic, err, m.Payload)
+		t.Fatalf("decode response on %q: %v (%d bytes)", m.Topic, err, len(m.Payload))
 	}
 	return m.Topic
 }
@@ -187,6 +188,15 @@ type csrResult struct {
 	StatusCode     int    `json:"statusCode"`
 	ErrorCode      string `json:"errorCode"`
 	ErrorMessage   string `json:"errorMessage"`
+}
+
+// String formats r for test output without the ownership token or the
+// private key.
+func (r csrResult) String() string {
+	return fmt.Sprintf("{certificateId:%s token:%d bytes privateKey:%d bytes "+
+		"statusCode:%d errorCode:%s errorMessage:%q}",
+		r.CertificateID, len(r.Token), len(r.PrivateKey),
+		r.StatusCode, r.ErrorCode, r.ErrorMessage)
 }
 
 type registerResult struct {
@@ -254,7 +264,7 @@ func (tc *testClient) expectNoMessage(t *testing.T) {
 	t.Helper()
 	select {
 	case m := <-tc.messages:
-		t.Errorf("unexpected message on %q: %q", m.Topic, m.Payload)
+		t.Errorf("unexpected message on %q (%d bytes)", m.Topic, len(m.Payload))
 	default:
 	}
 }

@@ -335,3 +335,26 @@ func TestCBORRequestRejected(t *testing.T) {
 		t.Errorf("CBOR payload (-want +got):\n%s", diff)
 	}
 }
+
+func TestCreateKeysWrongKey(t *testing.T) {
+	s := startFake(t, Config{TemplateName: "Tmpl"})
+	tc := provisioner(t, s)
+	s.Inject(OpCreateKeys, WrongKey())
+
+	var ans csrResult
+	if topic := tc.call(t, keysTopic, []byte("{}"), &ans); topic != keysTopic+"/accepted" {
+		t.Fatalf("CreateKeysAndCertificate responded on %q with %+v", topic, ans)
+	}
+
+	block, _ := pem.Decode([]byte(ans.PrivateKey))
+	if block == nil {
+		t.Fatalf("privateKey is not PEM")
+	}
+	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatalf("ParsePKCS1PrivateKey() error = %v", err)
+	}
+	if key.PublicKey.Equal(parseCertPEM(t, ans.CertificatePEM).PublicKey) {
+		t.Errorf("certificate matches the returned private key; want another key")
+	}
+}

@@ -74,6 +74,12 @@ type testClient struct {
 // the CONNACK, and an error for a failed handshake or a rejected CONNECT.
 func dial(t *testing.T, addr string, conf *tls.Config, clientID string) (*testClient, *paho.Connack, error) {
 	t.Helper()
+	return dialWith(t, addr, conf, &paho.Connect{ClientID: clientID, KeepAlive: 60, CleanStart: true})
+}
+
+// dialWith is dial with a CONNECT packet of the caller's.
+func dialWith(t *testing.T, addr string, conf *tls.Config, connect *paho.Connect) (*testClient, *paho.Connack, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
 	defer cancel()
 
@@ -93,7 +99,7 @@ func dial(t *testing.T, addr string, conf *tls.Config, clientID string) (*testCl
 		},
 	})
 
-	ack, err := tc.c.Connect(ctx, &paho.Connect{ClientID: clientID, KeepAlive: 60, CleanStart: true})
+	ack, err := tc.c.Connect(ctx, connect)
 	if err != nil {
 		return nil, ack, err
 	}

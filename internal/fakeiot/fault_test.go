@@ -232,3 +232,29 @@ func TestFaultConnectNoAnswer(t *testing.T) {
 		t.Errorf("CONNACK after the held connection = %#x; want 0", got)
 	}
 }
+
+// TestFaultOversizedMaxPacketSize checks that a client that limits the
+// packet size in CONNECT does not receive the oversized response.
+func TestFaultOversizedMaxPacketSize(t *testing.T) {
+	s := startFake(t, Config{TemplateName: "Tmpl"})
+	maxSize := uint32(64 * 1024)
+	tc, _, err := dialWith(t, s.Addr(), claimTLS(t, s), &paho.Connect{
+		ClientID: "small", KeepAlive: 60, CleanStart: true,
+		Properties: &paho.ConnectProperties{MaximumPacketSize: &maxSize},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.subscribe(t, csrTopic)
+	s.Inject(OpCreateFromCSR, Oversized())
+
+	requestCSR(t, tc)
+	waitFor(t, "the oversized response", func() bool { return s.Stats().Requests[OpCreateFromCSR] == 1 })
+
+	// The first message must be the response to the second request.
+	key := requestCSR(t, tc)
+	ans := decodeAccepted(t, tc.await(t))
+	if !publicKeyMatches(t, parseCertPEM(t, ans.CertificatePEM), key) {
+		t.Errorf("received the oversized response despite Maximum Packet Size %d", maxSize)
+	}
+}

@@ -248,7 +248,15 @@ func (s *Server) deliver(
 		}
 	}
 
-	return cl.WritePacket(pk)
+	err := cl.WritePacket(pk)
+	if err != nil && pk.FixedHeader.Qos > 0 {
+		// No PUBACK will come for a message that was not written.
+		if cl.State.Inflight.Delete(pk.PacketID) {
+			atomic.AddInt64(&s.broker.Info.Inflight, -1)
+			cl.State.Inflight.IncreaseSendQuota()
+		}
+	}
+	return err
 }
 
 // subscriptionQoS returns the highest QoS of cl's subscriptions that match

@@ -89,7 +89,7 @@ func Malformed() Fault { return Fault{kind: faultMalformed} }
 // Oversized responds on the accepted topic with a valid JSON payload of 1 MiB,
 // well above the 128 KB that AWS IoT allows for a message. As MQTT 5
 // requires, the broker does not send it to a client whose CONNECT set a
-// smaller Maximum Packet Size; the client then gets no response.
+// smaller Maximum Packet Size. Such a client gets no response.
 func Oversized() Fault { return Fault{kind: faultOversized} }
 
 // WrongKey makes a create request return a valid certificate for a key other

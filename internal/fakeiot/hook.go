@@ -43,8 +43,8 @@ func (h *hook) Provides(b byte) bool {
 }
 
 // OnConnect applies the OpConnect fault and the AWS connect rules. It sends
-// the rejecting CONNACK itself because the broker would otherwise send
-// every rejection with 0x86 Bad user name or password.
+// the rejecting CONNACK itself because the broker would otherwise reject
+// every connection with 0x86 Bad user name or password.
 func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if err := h.connectFault(cl); err != nil {
 		return err
@@ -93,8 +93,8 @@ func (h *hook) connectFault(cl *mqtt.Client) error {
 
 // waitClosed blocks until the client closes its connection or the server
 // stops. A client waiting for its CONNACK sends nothing, so a read returns
-// only when the connection ends; the bytes it reads are discarded because
-// the connection is dropped afterwards.
+// only when the connection ends. Any bytes read are discarded because the
+// connection is dropped afterwards.
 func (h *hook) waitClosed(cl *mqtt.Client) {
 	closed := make(chan struct{})
 	go func() {
@@ -149,7 +149,7 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return h.srv.svc.claimAllows(topic, write)
 }
 
-// OnDisconnect forgets the connection.
+// OnDisconnect removes the session of the connection.
 func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.sessions.Delete(cl)
 }

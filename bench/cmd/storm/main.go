@@ -136,9 +136,11 @@ func raiseFileLimit(want uint64) error {
 
 // outcome is the result of one device.
 type outcome struct {
-	elapsed time.Duration
-	retries int
-	err     error
+	elapsed    time.Duration
+	retries    int
+	connected  time.Duration // from the start to the first SUBSCRIBE
+	registered time.Duration // from the start to the first RegisterThing
+	err        error
 }
 
 // storm starts every device at once and waits for all of them.
@@ -175,13 +177,18 @@ func provisionDevice(ctx context.Context, c config, cfg *ggconfig.Config,
 	id string) outcome {
 	var o outcome
 	opts := provisionOptions(cfg, id, c.policy)
+	began := time.Now()
 	opts.Progress = func(ev provision.Event) {
-		if ev.Step == provision.StepWaiting {
+		switch {
+		case ev.Step == provision.StepWaiting:
 			o.retries++
+		case ev.Step == provision.StepSubscribing && o.connected == 0:
+			o.connected = time.Since(began)
+		case ev.Step == provision.StepRegistering && o.registered == 0:
+			o.registered = time.Since(began)
 		}
 	}
 
-	began := time.Now()
 	_, o.err = provision.Run(ctx, opts)
 	o.elapsed = time.Since(began)
 	return o
@@ -221,7 +228,7 @@ func provisionOptions(cfg *ggconfig.Config, id string,
 
 // report prints the figures of the storm and its result lines.
 func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats) error {
-	var times sample.Durations
+	var times, connected, registered sample.Durations
 	var retries, maxRetries, failures int
 	for _, o := range outcomes {
 		if o.err != nil {
@@ -231,6 +238,8 @@ func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats)
 			continue
 		}
 		times = append(times, o.elapsed)
+		connected = append(connected, o.connected)
+		registered = append(registered, o.registered)
 		retries += o.retries
 		maxRetries = max(maxRetries, o.retries)
 	}
@@ -249,6 +258,13 @@ func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats)
 		float64(retries)/float64(max(n-failures, 1)), maxRetries, st.Throttled,
 		st.ConnectRejections, failures)
 
+	fmt.Printf("  first claim connection up after: p50 %.1f s, max %.1f s; "+
+		"first RegisterThing sent after: p50 %.1f s, max %.1f s\n",
+		connected.Median().Seconds(), connected.Max().Seconds(),
+		registered.Median().Seconds(), registered.Max().Seconds())
+	fmt.Printf("  devices done per second since the start: %s\n", timeline(outcomes))
+	fmt.Printf("  CPU time of this process (devices and fake): %s\n", cpuTime())
+
 	name := fmt.Sprintf("storm N=%d R=%.0f/s, %s", n, c.rate, c.label)
 	sample.Result(os.Stdout, name+": provisioned",
 		fmt.Sprintf("%d of %d in %.1f s", n-failures, n, total.Seconds()),
@@ -262,4 +278,31 @@ func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats)
 		fmt.Sprintf("<= %.0f s (3 N/R)", maxWaitRatio*ideal.Seconds()),
 		sample.Met(failures == 0 && times.Max() <= time.Duration(maxWaitRatio*float64(ideal))))
 	return nil
+}
+
+// timeline returns how many devices finished in each second of the storm.
+func timeline(outcomes []outcome) string {
+	var counts []int
+	for _, o := range outcomes {
+		if o.err != nil {
+			continue
+		}
+		second := int(o.elapsed / time.Second)
+		for len(counts) <= second {
+			counts = append(counts, 0)
+		}
+		counts[second]++
+	}
+	return fmt.Sprint(counts)
+}
+
+// cpuTime returns the user and system CPU time of this process so far.
+func cpuTime() string {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return "unknown: " + err.Error()
+	}
+	user := time.Duration(ru.Utime.Nano())
+	system := time.Duration(ru.Stime.Nano())
+	return fmt.Sprintf("user %.1f s, system %.1f s", user.Seconds(), system.Seconds())
 }

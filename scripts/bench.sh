@@ -22,11 +22,11 @@ out=${BENCH_OUT:-$(mktemp -d /tmp/ggl-fleetd-bench.XXXXXX)}
 tools=$out/tools
 mkdir -p "$tools"
 status=0
-logs=("$out/script.log")
+logs=()
 
 # The retry policy the storm is also run with, next to the defaults. The
 # figures in docs/BENCHMARKS.md compare the two.
-tuned_policy=(-min-reconnect 1100ms -base 1s -transient-max 8s)
+tuned_policy=(-min-reconnect 1100ms -transient-max 4s)
 
 section() { printf '\n== %s\n' "$*"; }
 
@@ -48,7 +48,7 @@ run() {
 
 # result NAME VALUE TARGET MET: adds a line to the table.
 result() {
-	printf 'RESULT\t%s\t%s\t%s\t%s\n' "$@" >>"$out/script.log"
+	printf 'RESULT\t%s\t%s\t%s\t%s\n' "$@" >>"$out/size.log"
 }
 
 machine() {
@@ -97,6 +97,8 @@ provisioning() {
 size() {
 	section "4. size of the stripped device binary"
 	local target=$((10 * 1024 * 1024))
+	: >"$out/size.log"
+	logs+=("$out/size.log")
 	for arch in amd64 arm64 arm; do
 		local file=$out/size/ggl-fleetd-$arch
 		CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=7 \
@@ -164,7 +166,6 @@ table() {
 	echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-: >"$out/script.log"
 machine
 build_tools
 ready_time

@@ -16,7 +16,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -78,7 +81,20 @@ func (b *bareClient) provision(ctx context.Context, clientID string) (string, er
 	if err != nil {
 		return "", fmt.Errorf("connect with the new certificate: %w", err)
 	}
-	return thing, client.Disconnect(&paho.Disconnect{})
+	disconnect(client)
+	return thing, nil
+}
+
+// closingFlags marks the clients that are disconnecting, because the server
+// may then close the connection before the client does.
+var closingFlags sync.Map // *paho.Client -> *atomic.Bool
+
+// disconnect sends DISCONNECT and closes the connection.
+func disconnect(client *paho.Client) {
+	if flag, ok := closingFlags.Load(client); ok {
+		flag.(*atomic.Bool).Store(true)
+	}
+	_ = client.Disconnect(&paho.Disconnect{})
 }
 
 // register requests a certificate for csrPEM and registers the thing over one
@@ -89,7 +105,7 @@ func (b *bareClient) register(ctx context.Context, clientID string,
 	if err != nil {
 		return nil, "", fmt.Errorf("connect with the claim: %w", err)
 	}
-	defer func() { _ = client.Disconnect(&paho.Disconnect{}) }()
+	defer disconnect(client)
 
 	createTopic := "$aws/certificates/create-from-csr/json"
 	registerTopic := "$aws/provisioning-templates/" + b.template + "/provision/json"
@@ -163,8 +179,25 @@ func (b *bareClient) connect(ctx context.Context, clientID string,
 	}
 
 	messages := make(chan *paho.Publish, 4)
+	closing := new(atomic.Bool)
 	client := paho.NewClient(paho.ClientConfig{
-		Conn: conn,
+		// tls.Conn is not safe for concurrent writes, and paho writes
+		// from more than one goroutine.
+		Conn: packets.NewThreadSafeConn(conn),
+		// paho's Subscribe and Publish wait for their context even when
+		// the server closed the connection, so that ends the run here,
+		// unless this client is disconnecting itself.
+		OnClientError: func(err error) {
+			if closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			fmt.Fprintf(os.Stderr, "bareclient: connection as %q failed: %v\n", clientID, err)
+			os.Exit(1)
+		},
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			fmt.Fprintf(os.Stderr, "bareclient: server sent DISCONNECT to %q with reason %d\n",
+				clientID, d.ReasonCode)
+		},
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 			func(p paho.PublishReceived) (bool, error) {
 				messages <- p.Packet
@@ -172,6 +205,7 @@ func (b *bareClient) connect(ctx context.Context, clientID string,
 			},
 		},
 	})
+	closingFlags.Store(client, closing)
 	ack, err := client.Connect(ctx, &paho.Connect{ClientID: clientID, KeepAlive: 60, CleanStart: true})
 	if err != nil {
 		_ = conn.Close()

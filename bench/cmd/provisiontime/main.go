@@ -35,6 +35,9 @@ const (
 
 const template = "FleetTemplate"
 
+// maxFailures is how many failed runs a measurement tolerates.
+const maxFailures = 3
+
 // config is the command line.
 type config struct {
 	bin, bare, sysfs string
@@ -107,10 +110,13 @@ type job struct {
 }
 
 // measure runs the jobs of next: runs+1 for the wall time, the first being a
-// warm-up, then rssRuns under GNU time for the peak RSS.
+// warm-up, then rssRuns under GNU time for the peak RSS. A failed job is
+// replaced by the next one up to maxFailures times, and each failure is
+// printed.
 func measure(runs, rssRuns int, next func(i int) (job, error)) (samples, error) {
 	var s samples
-	for i := range runs + 1 {
+	failures := 0
+	for i := 0; len(s.wall) < runs; i++ {
 		j, err := next(i)
 		if err != nil {
 			return s, err
@@ -120,7 +126,12 @@ func measure(runs, rssRuns int, next func(i int) (job, error)) (samples, error) 
 			err = j.check()
 		}
 		if err != nil {
-			return s, err
+			failures++
+			fmt.Printf("run %d failed (%d of at most %d): %v\n", i, failures, maxFailures, err)
+			if failures > maxFailures {
+				return s, err
+			}
+			continue
 		}
 		if i > 0 {
 			s.wall = append(s.wall, p.wall)
@@ -131,7 +142,7 @@ func measure(runs, rssRuns int, next func(i int) (job, error)) (samples, error) 
 		return s, nil
 	}
 	for i := range rssRuns {
-		j, err := next(runs + 1 + i)
+		j, err := next(runs + failures + 1 + i)
 		if err != nil {
 			return s, err
 		}

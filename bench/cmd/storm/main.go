@@ -249,8 +249,13 @@ func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats)
 	rate := float64(n-failures) / total.Seconds()
 	fmt.Printf("storm, %s: %d devices, RegisterThing limit %.0f/s, "+
 		"one CONNECT per %v per client ID\n", c.label, n, c.rate, c.connectInterval)
-	fmt.Printf("  all done after %.1f s (ideal N/R %.1f s); achieved %.1f/s = %.0f%% of R\n",
-		total.Seconds(), ideal.Seconds(), rate, 100*rate/c.rate)
+	// The window from the first RegisterThing leaves out the start, when
+	// the devices' keys and TLS handshakes and the fake share the CPU.
+	window := total - registered.Percentile(0)
+	windowRate := float64(n-failures) / window.Seconds()
+	fmt.Printf("  all done after %.1f s (ideal N/R %.1f s); achieved %.1f/s = %.0f%% of R; "+
+		"%.0f%% of R from the first RegisterThing\n",
+		total.Seconds(), ideal.Seconds(), rate, 100*rate/c.rate, 100*windowRate/c.rate)
 	fmt.Printf("  per device: p50 %.1f s, p99 %.1f s, max %.1f s\n",
 		times.Median().Seconds(), times.Percentile(99).Seconds(), times.Max().Seconds())
 	fmt.Printf("  retries per device: mean %.2f, max %d; throttled RegisterThing %d; "+
@@ -270,7 +275,8 @@ func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats)
 		fmt.Sprintf("%d of %d in %.1f s", n-failures, n, total.Seconds()),
 		"all", sample.Met(failures == 0))
 	sample.Result(os.Stdout, name+": achieved rate",
-		fmt.Sprintf("%.0f%% of R", 100*rate/c.rate),
+		fmt.Sprintf("%.0f%% of R (%.0f%% from the first RegisterThing)",
+			100*rate/c.rate, 100*windowRate/c.rate),
 		fmt.Sprintf(">= %.0f%%", 100*minRateShare), sample.Met(rate >= minRateShare*c.rate))
 	sample.Result(os.Stdout, name+": slowest device",
 		fmt.Sprintf("%.1f s (p50 %.1f s, p99 %.1f s)", times.Max().Seconds(),

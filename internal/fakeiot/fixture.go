@@ -170,7 +170,7 @@ type fleetSettings struct {
 	KeyPath          string            `yaml:"keyPath"`
 	DeviceRootCAPath string            `yaml:"deviceRootCaPath"`
 	MQTTPort         int               `yaml:"mqttPort"`
-	MQTTALPN         bool              `yaml:"mqttAlpn"`
+	MQTTALPN         bool              `yaml:"mqttAlpn,omitempty"`
 }
 
 type fleetConfig struct {

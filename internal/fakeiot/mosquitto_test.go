@@ -1,109 +1,25 @@
 package fakeiot
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ggl-fleetd/ggl-fleetd/internal/mosquittotest"
 )
 
-const mosquittoPath = "/usr/sbin/mosquitto"
-
-// startMosquitto runs Debian's mosquitto with TLS on a free loopback port,
-// client certificates required, and the fake's certificates. It returns the
-// broker's address; the process is killed by PID at the end of the test.
+// startMosquitto runs mosquitto with the fake's server certificate and
+// client CA and returns its address.
 func startMosquitto(t *testing.T, s *Server) string {
 	t.Helper()
-	if _, err := os.Stat(mosquittoPath); err != nil {
-		t.Skipf("mosquitto not installed at %s (apt-get install -y mosquitto): %v", mosquittoPath, err)
-	}
-
-	dir := t.TempDir()
-	files, err := s.WriteBrokerFiles(dir)
+	files, err := s.WriteBrokerFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	port := freePort(t)
-	conf := []string{
-		fmt.Sprintf("listener %d 127.0.0.1", port),
-		"cafile " + files.ClientCAPath,
-		"certfile " + files.CertPath,
-		"keyfile " + files.KeyPath,
-		"require_certificate true",
-		"allow_anonymous true",
-		"persistence false",
-		"log_dest stderr",
-	}
-	if os.Geteuid() == 0 {
-		// As root, mosquitto drops to user mosquitto before it reads the key,
-		// which is readable by its owner only.
-		conf = append(conf, "user root")
-	}
-	confPath := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	var logs bytes.Buffer
-	cmd := exec.Command(mosquittoPath, "-c", confPath)
-	cmd.Stdout = &logs
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", logs.String())
-		}
+	return mosquittotest.Start(t, mosquittotest.TLSFiles{
+		CertPath: files.CertPath, KeyPath: files.KeyPath, ClientCAPath: files.ClientCAPath,
 	})
-
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitListening(t, addr, exited)
-	return addr
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// waitListening waits until addr accepts TCP connections.
-func waitListening(t *testing.T, addr string, exited <-chan error) {
-	t.Helper()
-	deadline := time.Now().Add(hangTimeout)
-	for {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("mosquitto exited: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto not listening on %s", addr)
-		}
-	}
 }
 
 // TestRespondThroughMosquitto runs CreateCertificateFromCsr and

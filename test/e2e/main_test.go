@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ggl-fleetd/ggl-fleetd/internal/fakeiot"
 )
@@ -104,7 +106,10 @@ func (d *device) run(env []string, args ...string) result {
 	if len(args) > 0 && args[0] == "run" {
 		full = append(full, "--config", d.fix.ConfigPath, "--sysfs-root", board)
 	}
-	cmd := exec.Command(binary, full...)
+	// The timeout only catches a hang; a run takes well under a second.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, full...)
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -264,6 +264,8 @@ func TestLoadBroken(t *testing.T) {
 			`"-5s" is invalid: must be a positive duration`},
 		{"posix-user", 12, nucleus + "runWithDefault.posixUser",
 			`"gg core" is invalid: must be "user" or "user:group"`},
+		{"claim-overwrite", 9, fleet + "keyPath",
+			`"/etc/greengrass/certs/claim.key.pem" is also claimKeyPath`},
 		{"block-type", 3, strings.TrimSuffix(fleet, "."),
 			"must be a map, found a single value"},
 	}

@@ -100,6 +100,42 @@ func (r *reader) readFleetFiles() {
 		f.DeviceRootCAPath = filepath.Join(filepath.Dir(f.CertPath),
 			DefaultRootCAName)
 	}
+	r.checkDistinctPaths()
+}
+
+// checkDistinctPaths rejects an installed file that would overwrite the
+// claim credentials or another installed file. Installing over the claim
+// key, for one, would later remove it as the superseded key.
+func (r *reader) checkDistinctPaths() {
+	f := &r.cfg.Fleet
+	installed := []struct{ key, path string }{
+		{"keyPath", f.KeyPath},
+		{"certPath", f.CertPath},
+		{"deviceRootCaPath", f.DeviceRootCAPath},
+	}
+	taken := map[string]string{
+		f.ClaimCertPath: "claimCertPath",
+		f.ClaimKeyPath:  "claimKeyPath",
+	}
+	for _, in := range installed {
+		other, clash := taken[in.path]
+		if clash && in.path != "" {
+			r.failPath(in.key, fmt.Errorf("%q is also %s; give the installed file a path of its own", in.path, other))
+		}
+		taken[in.path] = in.key
+	}
+}
+
+// failPath reports an error on key of the fleet provisioning block, at its
+// own line when a file sets it, else at the nearest enclosing block.
+func (r *reader) failPath(key string, err error) {
+	path := at(fleetBlock, key)
+	if e := r.field(fleetBlock, key); e != nil {
+		r.fail(e, path, err)
+		return
+	}
+	file, line := r.nearest(path)
+	r.errs = append(r.errs, &Error{File: file, Line: line, Key: dotted(path), Err: err})
 }
 
 // readFleetConnection reads the MQTT connection and retry settings.

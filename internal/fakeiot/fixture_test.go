@@ -75,7 +75,6 @@ func TestWriteFixtureConnects(t *testing.T) {
 		"keyPath":          filepath.Join(dir, "credentials", "priv_key"),
 		"deviceRootCaPath": filepath.Join(dir, "credentials", "AmazonRootCA.pem"),
 		"mqttPort":         s.Port(),
-		"mqttAlpn":         false,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("fleet provisioning settings (-want +got):\n%s", diff)

@@ -11,9 +11,10 @@ import (
 // configuration names another.
 const DefaultUser = "ggcore"
 
-// owner resolves the numeric owner of the installed files. A user or group
-// that does not exist maps to 0 (root), because the files must still be
-// readable by whatever runs Greengrass Lite then.
+// owner resolves the numeric owner of the installed files. When the default
+// user or group does not exist, root (0) is used, because the files must
+// still be readable by whatever runs Greengrass Lite then. A user or group
+// that the configuration names must exist.
 func owner(o Options) (uid, gid int, err error) {
 	lookupUser := o.LookupUser
 	if lookupUser == nil {
@@ -26,8 +27,10 @@ func owner(o Options) (uid, gid int, err error) {
 
 	u, err := lookupUser(o.User)
 	switch {
-	case errors.As(err, new(user.UnknownUserError)):
+	case errors.As(err, new(user.UnknownUserError)) && o.rootFallback:
 		uid = 0
+	case errors.As(err, new(user.UnknownUserError)):
+		return 0, 0, fmt.Errorf("user %q does not exist; create it or change the user setting", o.User)
 	case err != nil:
 		return 0, 0, fmt.Errorf("look up user %q: %w", o.User, err)
 	default:
@@ -47,8 +50,10 @@ func owner(o Options) (uid, gid int, err error) {
 
 	g, err := lookupGroup(o.Group)
 	switch {
-	case errors.As(err, new(user.UnknownGroupError)):
+	case errors.As(err, new(user.UnknownGroupError)) && o.rootFallback:
 		gid = 0
+	case errors.As(err, new(user.UnknownGroupError)):
+		return 0, 0, fmt.Errorf("group %q does not exist; create it or change the group setting", o.Group)
 	case err != nil:
 		return 0, 0, fmt.Errorf("look up group %q: %w", o.Group, err)
 	default:

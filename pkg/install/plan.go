@@ -39,6 +39,10 @@ type Options struct {
 
 	// Now returns the current time for the expiry check. Nil means time.Now.
 	Now func() time.Time
+
+	// rootFallback lets a missing default user or group map to root. A user
+	// or group that the configuration names must exist.
+	rootFallback bool
 }
 
 // Plan is a validated installation of one set of credentials, carried out
@@ -132,6 +136,7 @@ func withDefaults(o Options) (Options, error) {
 	// Greengrass Lite reads a posixUser of "user" alone.
 	if o.User == "" {
 		o.User = DefaultUser
+		o.rootFallback = true
 		if o.Group == "" {
 			o.Group = DefaultUser
 		}

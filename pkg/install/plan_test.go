@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,13 +134,14 @@ func TestInstallCustomUserLookedUp(t *testing.T) {
 	var lookedUp []string
 	opts := testOptions(privateTempDir(t))
 	opts.User, opts.Group = "gg_user", "gg_group"
+	uid, gid := strconv.Itoa(os.Geteuid()), strconv.Itoa(os.Getegid())
 	opts.LookupUser = func(name string) (*user.User, error) {
 		lookedUp = append(lookedUp, "user:"+name)
-		return nil, user.UnknownUserError(name)
+		return &user.User{Username: name, Uid: uid, Gid: gid}, nil
 	}
 	opts.LookupGroup = func(name string) (*user.Group, error) {
 		lookedUp = append(lookedUp, "group:"+name)
-		return nil, user.UnknownGroupError(name)
+		return &user.Group{Name: name, Gid: gid}, nil
 	}
 	creds := validCredentials(t)
 
@@ -325,5 +327,31 @@ func TestInstallPrimaryGroup(t *testing.T) {
 	uid, gid := ownerOf(t, opts.KeyPath)
 	if uid != 65532 || gid != 65532 {
 		t.Errorf("owner of the key = %d:%d; want 65532:65532", uid, gid)
+	}
+}
+
+// TestPrepareNamedOwnerMissing names a user or group that does not exist:
+// unlike the default ggcore, which falls back to root, that is an error.
+func TestPrepareNamedOwnerMissing(t *testing.T) {
+	tests := []struct {
+		name, user, group, want string
+	}{
+		{"user", "ghost", "", `user "ghost" does not exist`},
+		{"group", DefaultUser, "ghosts", `group "ghosts" does not exist`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := testOptions(privateTempDir(t))
+			opts.User, opts.Group = tt.user, tt.group
+			creds := validCredentials(t)
+
+			_, err := Prepare(opts, creds.keyPEM, creds.certPEM, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Prepare() = %v; want an error containing %q", err, tt.want)
+			}
+			if err := Preflight(opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Preflight() = %v; want an error containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -44,7 +44,18 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 
-	fmt.Fprintf(stdout, "configuration: valid (%d files)\n", len(cfg.Files))
+	if err := daemon.Preflight(cfg); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(stdout, "configuration: valid (files: %d)\n", len(cfg.Files))
+	for _, u := range cfg.Unknown {
+		fmt.Fprintf(stdout, "warning: %s:%d: %s is not a setting of ggl-fleetd and is ignored\n", u.File, u.Line, u.Key)
+	}
+	if f.MQTTPort == 443 && !f.ALPN {
+		fmt.Fprintln(stdout, "warning: mqttPort is 443 with mqttAlpn false; AWS IoT accepts MQTT with client certificates on port 443 only with ALPN x-amzn-mqtt-ca")
+	}
+	fmt.Fprintln(stdout, "installation: the credentials folder and the configuration can take the new identity")
 	fmt.Fprintf(stdout, "claim certificate: valid until %s (%s)\n",
 		claim.NotAfter.UTC().Format(time.RFC3339), f.ClaimCertPath)
 	if f.RootCAPath != "" {

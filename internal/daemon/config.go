@@ -15,6 +15,17 @@ import (
 // before any credential is written.
 func planConfig(cfg *ggconfig.Config, thingName string, plan *install.Plan) (*ggconfig.Plan, error) {
 	key, cert, rootCA := plan.Paths()
+	values := configValues(cfg, thingName, key, cert, rootCA)
+	edits, err := cfg.Plan(values, ggconfig.DefaultDropIn)
+	if err != nil {
+		return nil, fmt.Errorf("plan configuration edits: %w", err)
+	}
+	return edits, nil
+}
+
+// configValues returns the configuration keys that name the identity, and
+// their new values.
+func configValues(cfg *ggconfig.Config, thingName, key, cert, rootCA string) map[string]string {
 	values := map[string]string{
 		"system.thingName":           thingName,
 		"system.privateKeyPath":      key,
@@ -30,12 +41,7 @@ func planConfig(cfg *ggconfig.Config, thingName string, plan *install.Plan) (*gg
 	if ep := cfg.CredEndpoint(); ep != "" {
 		values[nucleus+"iotCredEndpoint"] = ep
 	}
-
-	edits, err := cfg.Plan(values, ggconfig.DefaultDropIn)
-	if err != nil {
-		return nil, fmt.Errorf("plan configuration edits: %w", err)
-	}
-	return edits, nil
+	return values
 }
 
 // applyConfig writes the planned configuration files, each atomically and

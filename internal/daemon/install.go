@@ -67,7 +67,17 @@ func prepareInstall(cfg *ggconfig.Config, res *provision.Result) (*install.Plan,
 			return nil, fmt.Errorf("read root CA to install: %w", err)
 		}
 	}
-	plan, err := install.Prepare(install.Options{
+	plan, err := install.Prepare(installOptions(cfg), res.KeyPEM, res.CertificatePEM, rootCA)
+	if err != nil {
+		return nil, fmt.Errorf("prepare installation: %w", err)
+	}
+	return plan, nil
+}
+
+// installOptions maps the configuration onto the destination of the new
+// credentials.
+func installOptions(cfg *ggconfig.Config) install.Options {
+	return install.Options{
 		KeyPath:         cfg.Fleet.KeyPath,
 		CertPath:        cfg.Fleet.CertPath,
 		RootCAPath:      cfg.Fleet.DeviceRootCAPath,
@@ -75,11 +85,24 @@ func prepareInstall(cfg *ggconfig.Config, res *provision.Result) (*install.Plan,
 		CurrentCertPath: cfg.System.CertificateFilePath,
 		User:            cfg.Fleet.User,
 		Group:           cfg.Fleet.Group,
-	}, res.KeyPEM, res.CertificatePEM, rootCA)
-	if err != nil {
-		return nil, fmt.Errorf("prepare installation: %w", err)
 	}
-	return plan, nil
+}
+
+// Preflight checks that the new identity can be installed and written into
+// the configuration, before the cloud is asked for a certificate: a local
+// fault found after registration would leave an unused certificate in the
+// cloud on every retry. Its errors are local, so a restart cannot fix them.
+func Preflight(cfg *ggconfig.Config) error {
+	if err := install.Preflight(installOptions(cfg)); err != nil {
+		return fmt.Errorf("%w: %w", ErrLocal, err)
+	}
+
+	f := cfg.Fleet
+	values := configValues(cfg, "preflight-check", f.KeyPath, f.CertPath, f.DeviceRootCAPath)
+	if _, err := cfg.Plan(values, ggconfig.DefaultDropIn); err != nil {
+		return fmt.Errorf("%w: the configuration cannot take the new identity: %w", ErrLocal, err)
+	}
+	return nil
 }
 
 func writeCredentials(plan *install.Plan, log *zap.Logger) error {

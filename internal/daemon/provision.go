@@ -66,6 +66,9 @@ func statusLine(ev provision.Event) string {
 
 // provisionAndInstall obtains a new identity from the cloud and installs it.
 func provisionAndInstall(ctx context.Context, cfg *ggconfig.Config, id identity.Result, o Options, log *zap.Logger) error {
+	if err := Preflight(cfg); err != nil {
+		return err
+	}
 	log.Info("provisioning started",
 		zap.String("template", cfg.Fleet.TemplateName),
 		zap.String("endpoint", cfg.DataEndpoint()))

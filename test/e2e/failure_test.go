@@ -93,3 +93,23 @@ func TestInvalidConfigExitsConfig(t *testing.T) {
 		t.Errorf("error does not name config.d/zz-typo.yaml:4:\n%s", r.output)
 	}
 }
+
+// TestPreflightStopsBeforeRequest puts a directory where the certificate
+// goes: the run must stop with 78 before the cloud issues a certificate.
+func TestPreflightStopsBeforeRequest(t *testing.T) {
+	d := newDevice(t, fakeiot.Config{})
+	if err := os.MkdirAll(d.fix.CertPath, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	r := d.run(nil, "run")
+	if r.code != 78 {
+		t.Fatalf("run exited %d; want 78:\n%s", r.code, r.output)
+	}
+	if n := d.fake.Stats().Connects; n != 0 {
+		t.Errorf("fake saw %d connections; want 0 before a local fault is fixed", n)
+	}
+	if !strings.Contains(r.output, "not a regular file") {
+		t.Errorf("output does not say what is wrong with %q:\n%s", d.fix.CertPath, r.output)
+	}
+}

@@ -10,10 +10,10 @@ import (
 // over two thousand cores.
 const maxCPUInfoLen = 4 << 20
 
-func probeCPUSerial(t *tree) (string, error) {
+func probeCPUSerial(t *tree) (candidate, error) {
 	data, err := t.readFile("proc/cpuinfo", maxCPUInfoLen)
 	if err != nil {
-		return "", err
+		return candidate{}, err
 	}
 	return cpuSerial(data)
 }
@@ -21,7 +21,7 @@ func probeCPUSerial(t *tree) (string, error) {
 // cpuSerial returns the lower-cased value of the first non-empty Serial line
 // of /proc/cpuinfo content. The line may sit anywhere, and its key may be
 // followed by tabs or spaces before the colon.
-func cpuSerial(cpuinfo []byte) (string, error) {
+func cpuSerial(cpuinfo []byte) (candidate, error) {
 	found := false
 	for line := range strings.Lines(string(cpuinfo)) {
 		key, value, ok := strings.Cut(line, ":")
@@ -32,12 +32,12 @@ func cpuSerial(cpuinfo []byte) (string, error) {
 		found = true
 		value = strings.TrimSpace(value)
 		if value != "" {
-			return finishValue(strings.ToLower(value))
+			return finishLower(value)
 		}
 	}
 
 	if found {
-		return "", absentf("Serial line in /proc/cpuinfo is empty")
+		return candidate{}, absentf("Serial line in /proc/cpuinfo is empty")
 	}
-	return "", absentf("no Serial line in /proc/cpuinfo")
+	return candidate{}, absentf("no Serial line in /proc/cpuinfo")
 }

@@ -13,7 +13,7 @@ var deviceTreeSerialPaths = []string{
 	"proc/device-tree/serial-number",
 }
 
-func probeDeviceTree(t *tree) (string, error) {
+func probeDeviceTree(t *tree) (candidate, error) {
 	var failures reasons
 	for _, name := range deviceTreeSerialPaths {
 		data, err := t.readFile(name, maxAttrLen)
@@ -23,12 +23,12 @@ func probeDeviceTree(t *tree) (string, error) {
 		}
 		return deviceTreeSerial(data)
 	}
-	return "", failures
+	return candidate{}, failures
 }
 
 // deviceTreeSerial returns the ID in the content of a serial-number property:
 // a string that ends in NUL, sometimes padded with more NULs or white space.
-func deviceTreeSerial(property []byte) (string, error) {
+func deviceTreeSerial(property []byte) (candidate, error) {
 	s := strings.TrimRightFunc(string(property), func(c rune) bool {
 		return c == 0 || unicode.IsSpace(c)
 	})

@@ -1,15 +1,11 @@
 package identity
 
-import (
-	"strings"
-)
-
 // dmiFields are the SMBIOS fields tried in order, as named in
 // /sys/class/dmi/id. The kernel makes the serials and the UUID readable by
 // root only.
 var dmiFields = []string{"product_serial", "board_serial", "product_uuid"}
 
-func probeDMI(t *tree) (string, error) {
+func probeDMI(t *tree) (candidate, error) {
 	var failures reasons
 	for _, field := range dmiFields {
 		data, err := t.readFile("sys/class/dmi/id/"+field, maxAttrLen)
@@ -26,15 +22,14 @@ func probeDMI(t *tree) (string, error) {
 		}
 		return id, nil
 	}
-	return "", failures
+	return candidate{}, failures
 }
 
 // dmiValue returns the ID in the content of a DMI field file. The UUID is
 // lower-cased because firmware and tools disagree on its case.
-func dmiValue(field string, data []byte) (string, error) {
-	s := strings.TrimSpace(string(data))
+func dmiValue(field string, data []byte) (candidate, error) {
 	if field == "product_uuid" {
-		s = strings.ToLower(s)
+		return finishLower(string(data))
 	}
-	return finishValue(s)
+	return finishValue(string(data))
 }

@@ -44,7 +44,8 @@ func FuzzCPUInfo(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, cpuinfo []byte) {
-		id, err := cpuSerial(cpuinfo)
+		c, err := cpuSerial(cpuinfo)
+		id := c.id
 		if err != nil {
 			if id != "" {
 				t.Fatalf("cpuSerial(%q) = %q with error %v", cpuinfo, id, err)
@@ -69,7 +70,8 @@ func FuzzDeviceTree(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, property []byte) {
-		id, err := deviceTreeSerial(property)
+		c, err := deviceTreeSerial(property)
+		id := c.id
 		if err != nil {
 			if id != "" {
 				t.Fatalf("deviceTreeSerial(%q) = %q with error %v", property,
@@ -83,9 +85,9 @@ func FuzzDeviceTree(f *testing.F) {
 		padded := append([]byte(" \t"), property...)
 		padded = append(padded, "\n\x00\x00"...)
 		again, err := deviceTreeSerial(padded)
-		if err != nil || again != id {
+		if err != nil || again.id != id {
 			t.Fatalf("deviceTreeSerial(%q) = %q, %v; want %q as for %q",
-				padded, again, err, id, property)
+				padded, again.id, err, id, property)
 		}
 	})
 }
@@ -102,7 +104,8 @@ func FuzzDMI(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, field := range dmiFields {
-			id, err := dmiValue(field, data)
+			c, err := dmiValue(field, data)
+			id := c.id
 			if err != nil {
 				if id != "" {
 					t.Fatalf("dmiValue(%s, %q) = %q with error %v", field,

@@ -20,6 +20,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -145,7 +146,10 @@ type Prober struct {
 	DeviceIDFile string
 	// Rand supplies the bytes of a generated ID. Nil means crypto/rand.
 	Rand io.Reader
-	// Logger receives one Debug line for each skipped source. Nil discards.
+	// Logger receives a Debug line for each source skipped as absent, a
+	// Warn for a source that failed otherwise (EIO, a loop of links), and
+	// a Warn when the chosen ID replaced characters of the value read.
+	// Nil discards.
 	Logger *zap.Logger
 
 	// readHook, when set, is called with the resolved path (relative to
@@ -178,9 +182,10 @@ func (p *Prober) Probe() (Result, error) {
 			return p.generate(r)
 		}
 
-		id, err := p.read(t, s)
+		c, err := p.read(t, s)
 		if err == nil {
-			r.ID, r.Source = id, s
+			p.warnReplaced(s, c)
+			r.ID, r.Source = c.id, s
 			return r, nil
 		}
 		p.skip(&r, s, err)
@@ -223,7 +228,7 @@ func (p *Prober) logger() *zap.Logger {
 	return p.Logger
 }
 
-func (p *Prober) read(t *tree, s Source) (string, error) {
+func (p *Prober) read(t *tree, s Source) (candidate, error) {
 	switch s {
 	case SourceMAC:
 		return p.probeMAC(t)
@@ -236,7 +241,20 @@ func (p *Prober) read(t *tree, s Source) (string, error) {
 	case SourceFile:
 		return probeFile(t, p.DeviceIDFile)
 	}
-	return "", fmt.Errorf("unknown device ID source %q", s)
+	return candidate{}, fmt.Errorf("unknown device ID source %q", s)
+}
+
+// warnReplaced logs a warning when the ID replaced characters of the value
+// read, because two serials that differ only there, such as "SN-12/34" and
+// "SN-12 34", give the same ID and would register as one thing.
+func (p *Prober) warnReplaced(s Source, c candidate) {
+	if !c.replaced() {
+		return
+	}
+	p.logger().Warn("device id characters replaced",
+		zap.String("device-id-source", string(s)),
+		zap.String("source-value", strconv.Quote(c.text)),
+		zap.String("device-id", c.id))
 }
 
 // skip records why source s yielded nothing. A missing or unreadable file, or

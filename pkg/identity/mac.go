@@ -39,10 +39,10 @@ type nic struct {
 // probeMAC returns the MAC of the first usable interface: wired before
 // wireless, then by the path of the parent device, which does not change
 // when udev or the kernel renames the interface (eth0 to end0), then by name.
-func (p *Prober) probeMAC(t *tree) (string, error) {
+func (p *Prober) probeMAC(t *tree) (candidate, error) {
 	names, err := t.readDirNames("sys/class/net")
 	if err != nil {
-		return "", err
+		return candidate{}, err
 	}
 
 	var nics []nic
@@ -58,11 +58,12 @@ func (p *Prober) probeMAC(t *tree) (string, error) {
 		nics = append(nics, n)
 	}
 	if len(nics) == 0 {
-		return "", noNICError(rejected)
+		return candidate{}, noNICError(rejected)
 	}
 
 	sort.Slice(nics, func(i, j int) bool { return nicLess(nics[i], nics[j]) })
-	return hex.EncodeToString(nics[0].mac), nil
+	id := hex.EncodeToString(nics[0].mac)
+	return candidate{id: id, text: id}, nil
 }
 
 func noNICError(rejected []string) error {

@@ -274,6 +274,103 @@ func TestProbeWarnsOnLoop(t *testing.T) {
 	}
 }
 
+// The serials "SN-12/34" and "SN-12 34" give the same ID, and each warning
+// shows the value read, so the collision can be traced.
+func TestProbeWarnsOnReplacedCharacters(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string // content of /etc/device-serial; "" leaves it out
+		sources []Source
+		id      string
+		warn    map[string]any // nil means no warning
+	}{
+		{name: "slash", file: "SN-12/34\n", sources: []Source{SourceFile},
+			id: "SN-12_34", warn: map[string]any{
+				"device-id-source": "file",
+				"source-value":     `"SN-12/34"`,
+				"device-id":        "SN-12_34"}},
+		{name: "space-after-byte-order-mark",
+			file: "\xef\xbb\xbf SN-12 34 \r\n", sources: []Source{SourceFile},
+			id: "SN-12_34", warn: map[string]any{
+				"device-id-source": "file",
+				"source-value":     `"SN-12 34"`,
+				"device-id":        "SN-12_34"}},
+		{name: "non-ascii", file: "Seri\u00e41\n", sources: []Source{SourceFile},
+			id: "Seri_1", warn: map[string]any{
+				"device-id-source": "file",
+				"source-value":     `"Seriä1"`,
+				"device-id":        "Seri_1"}},
+		{name: "clean-file", file: "\xef\xbb\xbfFAB-1:a_b\n",
+			sources: []Source{SourceFile}, id: "FAB-1:a_b"},
+		{name: "mac", sources: []Source{SourceMAC}, id: "dca6324b7e10"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zapcore.DebugLevel)
+			r := copyBoard(t, "raspberry-pi-4")
+			if tt.file != "" {
+				r.file("etc/device-serial", tt.file)
+			}
+			p := &Prober{Root: r.dir, DeviceIDFile: "/etc/device-serial",
+				Sources: tt.sources, Logger: zap.New(core)}
+
+			got, err := p.Probe()
+			if err != nil {
+				t.Fatalf("Probe() failed: %v", err)
+			}
+			if got.ID != tt.id {
+				t.Errorf("Probe() = %q; want %q", got.ID, tt.id)
+			}
+			checkReplacedWarning(t, logs, tt.warn)
+		})
+	}
+}
+
+// checkReplacedWarning fails unless logs hold exactly the warning want, or
+// none when want is nil.
+func checkReplacedWarning(t *testing.T, logs *observer.ObservedLogs,
+	want map[string]any) {
+	t.Helper()
+	entries := logs.FilterMessage("device id characters replaced").All()
+	if want == nil {
+		if len(entries) != 0 {
+			t.Errorf("logged %v; want no replaced-characters warning",
+				entries[0].ContextMap())
+		}
+		return
+	}
+	if len(entries) != 1 {
+		t.Fatalf("%d replaced-characters warnings; want 1", len(entries))
+	}
+	if entries[0].Level != zapcore.WarnLevel {
+		t.Errorf("replaced characters logged at %s; want warn",
+			entries[0].Level)
+	}
+	if diff := cmp.Diff(want, entries[0].ContextMap()); diff != "" {
+		t.Errorf("warning fields (-want +got):\n%s", diff)
+	}
+}
+
+// The board serial "..CN7475163A0123." of a real server loses its dots.
+func TestProbeWarnsOnReplacedDMISerial(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	p := &Prober{Root: boardsDir + "/server-bond", Logger: zap.New(core),
+		Sources:  []Source{SourceDMI},
+		readHook: denyHook("product_serial")}
+
+	got, err := p.Probe()
+	if err != nil {
+		t.Fatalf("Probe() failed: %v", err)
+	}
+	if got.ID != "__CN7475163A0123_" {
+		t.Errorf("Probe() = %q; want %q", got.ID, "__CN7475163A0123_")
+	}
+	checkReplacedWarning(t, logs, map[string]any{
+		"device-id-source": "dmi",
+		"source-value":     `"..CN7475163A0123."`,
+		"device-id":        "__CN7475163A0123_"})
+}
+
 func TestParseSources(t *testing.T) {
 	tests := []struct {
 		name  string

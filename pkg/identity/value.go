@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // maxIDLen is the longest device ID, the limit AWS IoT sets on a thing name,
@@ -107,32 +109,78 @@ func isSeparator(c rune) bool {
 	return c == '-' || c == ':' || c == '.' || c == ' ' || c == '_'
 }
 
-// checkControl rejects control bytes, which no serial number contains and
-// which show a binary or multi-string property read as text.
-func checkControl(s string) error {
-	for _, c := range []byte(s) {
-		if c < 0x20 || c == 0x7f {
-			return absentf("contains control byte 0x%02x", c)
+// checkPrintable rejects a byte that is a control byte or not valid UTF-8,
+// and a character that is not graphic, such as U+200B or a C1 control. No
+// serial number contains one, and they show a binary or multi-string
+// property read as text. It runs before checkPlaceholder, which would see
+// two invalid bytes such as "\xff\xfe" as one repeated character.
+func checkPrintable(s string) error {
+	for i := 0; i < len(s); {
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 || c < utf8.RuneSelf &&
+			!unicode.IsGraphic(c) {
+			return absentf("contains a non-printable byte 0x%02x", s[i])
 		}
+		if !unicode.IsGraphic(c) {
+			return absentf("contains a non-printable character %U", c)
+		}
+		i += size
 	}
 	return nil
 }
 
-// finishValue turns a trimmed value from the hardware into an ID: it rejects
-// placeholders and control bytes, then sanitizes.
-func finishValue(s string) (string, error) {
-	if err := checkControl(s); err != nil {
-		return "", err
+// byteOrderMark is U+FEFF encoded in UTF-8 (EF BB BF), which editors on
+// Windows write at the start of a text file.
+const byteOrderMark = "\uFEFF"
+
+// trimText removes surrounding white space and a leading byte order mark.
+func trimText(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.TrimSpace(strings.TrimPrefix(s, byteOrderMark))
+}
+
+// candidate is a device ID and the text it was made from.
+type candidate struct {
+	id string
+	// text is the value read from the source, after trimming and, for
+	// some sources, lower-casing.
+	text string
+}
+
+// replaced reports whether sanitize replaced characters of the text, which
+// can give two different serials the same ID.
+func (c candidate) replaced() bool {
+	return strings.ContainsFunc(c.text, func(r rune) bool {
+		return !validIDChar(r)
+	})
+}
+
+// finishValue turns a value from the hardware or a file into an ID: it
+// trims it, rejects non-printable bytes and placeholders, then sanitizes.
+func finishValue(s string) (candidate, error) {
+	s = trimText(s)
+	if err := checkPrintable(s); err != nil {
+		return candidate{}, err
 	}
 	if err := checkPlaceholder(s); err != nil {
-		return "", err
+		return candidate{}, err
 	}
 
 	id := sanitize(s)
 	if !strings.ContainsFunc(id, isAlphanumeric) {
-		return "", absentf("%q has no ASCII letters or digits", s)
+		return candidate{}, absentf("%q has no ASCII letters or digits", s)
 	}
-	return id, nil
+	return candidate{id: id, text: s}, nil
+}
+
+// finishLower is finishValue for a value whose case carries no meaning. It
+// checks the bytes before lower-casing, because strings.ToLower turns an
+// invalid byte into U+FFFD, which is printable.
+func finishLower(s string) (candidate, error) {
+	if err := checkPrintable(trimText(s)); err != nil {
+		return candidate{}, err
+	}
+	return finishValue(strings.ToLower(s))
 }
 
 // sanitize replaces each character outside [A-Za-z0-9:_-] with "_", so the

@@ -44,12 +44,14 @@ func TestCPUSerial(t *testing.T) {
 			reason: "no Serial line"},
 		{name: "no-colon", cpuinfo: "Serial 1234\n", reason: "no Serial line"},
 		{name: "control-byte", cpuinfo: "Serial\t: 12\x0134\n",
-			reason: "control byte 0x01"},
+			reason: "non-printable byte 0x01"},
+		{name: "invalid-utf8", cpuinfo: "Serial\t: 12\xc034\n",
+			reason: "non-printable byte 0xc0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := cpuSerial([]byte(tt.cpuinfo))
-			checkValue(t, "cpuSerial", tt.cpuinfo, got, err, tt.want, tt.reason)
+			checkValue(t, "cpuSerial", tt.cpuinfo, got.id, err, tt.want, tt.reason)
 		})
 	}
 }
@@ -71,9 +73,9 @@ func TestDeviceTreeSerial(t *testing.T) {
 		{name: "upper-case-kept", property: "RKRN4MQ8XM\x00",
 			want: "RKRN4MQ8XM"},
 		{name: "string-list", property: "abc\x00def\x00",
-			reason: "control byte 0x00"},
+			reason: "non-printable byte 0x00"},
 		{name: "control-inside", property: "ab\x07cd\x00",
-			reason: "control byte 0x07"},
+			reason: "non-printable byte 0x07"},
 		{name: "only-nul", property: "\x00", reason: "blank"},
 		{name: "empty", property: "", reason: "blank"},
 		{name: "zeros", property: "0000000000000000\x00",
@@ -81,12 +83,26 @@ func TestDeviceTreeSerial(t *testing.T) {
 		{name: "placeholder", property: "0123456789\x00",
 			reason: "firmware placeholder"},
 		{name: "binary-cell", property: "\x12\x34\x56\x78",
-			reason: "control byte 0x12"},
+			reason: "non-printable byte 0x12"},
+		{name: "two-invalid-bytes", property: "\xff\xfe",
+			reason: "contains a non-printable byte 0xff"},
+		{name: "invalid-byte-inside", property: "AB\xffCD\x00",
+			reason: "contains a non-printable byte 0xff"},
+		{name: "del", property: "AB\x7fCD\x00",
+			reason: "contains a non-printable byte 0x7f"},
+		{name: "c1-control", property: "AB\u0085CD\x00",
+			reason: "contains a non-printable character U+0085"},
+		{name: "zero-width-space", property: "AB\u200bCD\x00",
+			reason: "contains a non-printable character U+200B"},
+		{name: "repeated-printable-non-ascii", property: "\u00ff\u00ff\x00",
+			reason: "repeats one character"},
+		{name: "byte-order-mark", property: "\ufeffRKRN4MQ8XM\x00",
+			want: "RKRN4MQ8XM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := deviceTreeSerial([]byte(tt.property))
-			checkValue(t, "deviceTreeSerial", tt.property, got, err, tt.want,
+			checkValue(t, "deviceTreeSerial", tt.property, got.id, err, tt.want,
 				tt.reason)
 		})
 	}
@@ -109,6 +125,14 @@ func TestDMIValue(t *testing.T) {
 			want:  "6f1e3c52-8a4b-4f2e-9b1d-2c5e7a9f0b13"},
 		{name: "serial-case-kept", field: "board_serial", value: "Ab12Cd",
 			want: "Ab12Cd"},
+		{name: "byte-order-mark", field: "product_serial",
+			value: "\ufeff 7XK2B13 \n", want: "7XK2B13"},
+		{name: "uuid-invalid-utf8", field: "product_uuid",
+			value:  "6F1E3C52-8A4B-4F2E-9B1D-2C5E7A9F0B1\xc0\n",
+			reason: "non-printable byte 0xc0"},
+		{name: "uuid-byte-order-mark", field: "product_uuid",
+			value: "\ufeff6F1E3C52-8A4B-4F2E-9B1D-2C5E7A9F0B13\n",
+			want:  "6f1e3c52-8a4b-4f2e-9b1d-2c5e7a9f0b13"},
 		{name: "uuid-zero", field: "product_uuid",
 			value:  "00000000-0000-0000-0000-000000000000\n",
 			reason: "all zeros"},
@@ -129,7 +153,7 @@ func TestDMIValue(t *testing.T) {
 		{name: "repeated-dots", field: "board_serial", value: "........",
 			reason: "repeats one character"},
 		{name: "control", field: "board_serial", value: "AB\x1bCD",
-			reason: "control byte 0x1b"},
+			reason: "non-printable byte 0x1b"},
 		{name: "non-ascii-only", field: "product_serial", value: "äöü",
 			reason: "no ASCII letters or digits"},
 	}
@@ -153,7 +177,7 @@ func TestDMIValue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := dmiValue(tt.field, []byte(tt.value))
-			checkValue(t, "dmiValue", tt.value, got, err, tt.want, tt.reason)
+			checkValue(t, "dmiValue", tt.value, got.id, err, tt.want, tt.reason)
 		})
 	}
 }
@@ -170,11 +194,24 @@ func TestFileValue(t *testing.T) {
 		{name: "empty-first-line", data: "\nFAB-3\n", reason: "blank"},
 		{name: "placeholder", data: "Default string\n",
 			reason: "firmware placeholder"},
+		{name: "byte-order-mark", data: "\xef\xbb\xbfFAB-4\r\n",
+			want: "FAB-4"},
+		{name: "byte-order-mark-then-space", data: "\xef\xbb\xbf  FAB-5 \n",
+			want: "FAB-5"},
+		{name: "space-then-byte-order-mark", data: " \xef\xbb\xbfFAB-6\n",
+			want: "FAB-6"},
+		{name: "byte-order-mark-only", data: "\xef\xbb\xbf\r\nFAB-7\n",
+			reason: "blank"},
+		{name: "byte-order-mark-inside", data: "FAB\xef\xbb\xbf8\n",
+			reason: "non-printable character U+FEFF"},
+		{name: "utf16-le", data: "\xff\xfeF\x00A\x00B\x00",
+			reason: "non-printable byte 0xff"},
+		{name: "replaced", data: "SN-12/34\n", want: "SN-12_34"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := fileValue([]byte(tt.data))
-			checkValue(t, "fileValue", tt.data, got, err, tt.want, tt.reason)
+			checkValue(t, "fileValue", tt.data, got.id, err, tt.want, tt.reason)
 		})
 	}
 }

@@ -1,8 +1,12 @@
 // Package identity works out a stable, unique device ID from the hardware:
 // a permanent MAC address, the CPU serial, the device-tree serial number, a
 // DMI serial, a factory-written file, or a generated random value. Every
-// read goes through a root directory, so tests and the --sysfs-root option
-// can point the probe at a copy of /sys and /proc.
+// read of a source goes through one root directory (Prober.Root, set by
+// the --sysfs-root option): the files under sys/ and proc/ and also the
+// device ID file, so a root that is a copy of /sys and /proc must contain
+// that file too, at its absolute path below the root. Tests point the root
+// at a whole system tree. The state directory, where the chosen ID is
+// stored, is used as given and not joined to the root.
 //
 // Firmware often ships placeholders ("To be filled by O.E.M.", zero serials)
 // that every unit of a model shares, and some MACs change on every boot.
@@ -133,16 +137,20 @@ type Result struct {
 // probes the running system with the default sources.
 type Prober struct {
 	// Root is the directory used as "/". The files under sys/ and proc/
-	// are read below it, and symbolic links are resolved inside it,
-	// absolute ones included. Empty means "/".
+	// and DeviceIDFile are read below it, and symbolic links are resolved
+	// inside it, absolute ones included. Empty means "/".
 	Root string
 	// Sources are tried in order; the first usable value wins. Empty means
 	// DefaultSources.
 	Sources []Source
 	// DeviceIDFile is the absolute path of a factory-written file whose
 	// first line is the device ID, used by SourceFile. It is read below
-	// Root like every other source, so that a test or an image mounted
-	// elsewhere reads its own file.
+	// Root like every other source: with Root "/srv/image", the path
+	// "/etc/serial" reads /srv/image/etc/serial, and a link in it resolves
+	// inside /srv/image. So a Root that is a copy of only /sys and /proc
+	// makes this source absent unless the copy contains the file. The file
+	// must be a regular file of at most 4096 bytes. A leading byte order
+	// mark and white space around the line are removed.
 	DeviceIDFile string
 	// Rand supplies the bytes of a generated ID. Nil means crypto/rand.
 	Rand io.Reader

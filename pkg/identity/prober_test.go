@@ -155,6 +155,24 @@ func TestProbeFileSource(t *testing.T) {
 	}
 }
 
+// The device ID file and an absolute link in its path resolve below Root,
+// like the files under sys/ and proc/.
+func TestProbeFileBelowRoot(t *testing.T) {
+	r := newRoot(t)
+	r.file("factory/serial", "FAB-9\n")
+	r.link("etc/device-serial", "/factory/serial")
+	p := &Prober{Root: r.dir, DeviceIDFile: "/etc/device-serial",
+		Sources: []Source{SourceFile}}
+
+	got, err := p.Probe()
+	if err != nil {
+		t.Fatalf("Probe() failed: %v", err)
+	}
+	if got.ID != "FAB-9" {
+		t.Errorf("Probe() = %q; want %q", got.ID, "FAB-9")
+	}
+}
+
 func TestProbeConfigErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -46,12 +46,23 @@ func (c Class) String() string {
 // are copied from a rejected response of AWS IoT (zero when the step failed
 // before a response); Err carries the cause or a plain explanation.
 type Error struct {
-	Op           string // the step or operation, e.g. "RegisterThing", "connect"
-	StatusCode   int
-	ErrorCode    string
+	// Op is the step or operation that failed, such as "RegisterThing" or
+	// "connect".
+	Op string
+	// StatusCode is the statusCode of a rejected response, an HTTP status
+	// such as 400 or 429.
+	StatusCode int
+	// ErrorCode is the errorCode of a rejected response, such as
+	// "ThrottlingException".
+	ErrorCode string
+	// ErrorMessage is the errorMessage of a rejected response, cut to at
+	// most 1024 bytes.
 	ErrorMessage string
-	Class        Class
-	Err          error
+	// Class decides whether and how soon Run retries.
+	Class Class
+	// Err is the cause, or nil for a rejection described by the fields
+	// above.
+	Err error
 }
 
 // Error returns Op, the cloud's codes and message when present, and Err.

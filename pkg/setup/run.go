@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -137,19 +138,30 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	p := progress.New(stderr)
 
-	out, err := prepareOut(&o)
+	out, removeOut, err := prepareOut(&o)
 	if err != nil {
 		return err
 	}
+	if err := deployTo(ctx, c, &o, out, stdout, stderr); err != nil {
+		removeOut()
+		return err
+	}
+	return nil
+}
+
+// deployTo deploys the stack, ensures the claim certificate and writes the
+// build files in out.
+func deployTo(ctx context.Context, c *clients, o *Options, out string,
+	stdout, stderr io.Writer) error {
+	p := progress.New(stderr)
 	state, err := claim.LoadState(out, o.Stack, c.region)
 	if err != nil {
 		return err
 	}
 
 	p.Stepf("deploying stack %q in %s", o.Stack, c.region)
-	st, err := c.deployer(&o, p).Deploy(ctx, stack.Spec{
+	st, err := c.deployer(o, p).Deploy(ctx, stack.Spec{
 		Name:          o.Stack,
 		TemplateBody:  tmpl.Body(),
 		Parameters:    o.stackParameters(),
@@ -162,7 +174,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		p.Wouldf("create the claim certificate and write the files in %s", out)
 		return nil
 	}
-	return finishDeploy(ctx, c, &o, p, st, state, stdout)
+	return finishDeploy(ctx, c, o, p, st, state, stdout)
 }
 
 func (o *Options) stackParameters() map[string]string {
@@ -176,19 +188,49 @@ func (o *Options) stackParameters() map[string]string {
 }
 
 // prepareOut makes --out absolute and creates it unless this is a dry run.
-func prepareOut(o *Options) (string, error) {
+// The returned function removes the directories that prepareOut created, as
+// long as they are still empty, so a run that failed before writing
+// anything leaves no trace.
+func prepareOut(o *Options) (string, func(), error) {
 	out, err := filepath.Abs(o.Out)
 	if err != nil {
-		return "", usageErrorf("--out %q: %w", o.Out, err)
+		return "", nil, usageErrorf("--out %q: %w", o.Out, err)
 	}
 	o.Out = out
 	if o.DryRun {
-		return out, nil
+		return out, func() {}, nil
 	}
+
+	top := firstMissing(out)
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return "", fmt.Errorf("create output directory %q: %w", out, err)
+		return "", nil, fmt.Errorf("create output directory %q: %w", out, err)
 	}
-	return out, nil
+	return out, func() { removeEmpty(out, top) }, nil
+}
+
+// firstMissing returns the outermost directory of path, path included,
+// that does not exist, or "" when path exists.
+func firstMissing(path string) string {
+	missing := ""
+	for dir := path; ; dir = filepath.Dir(dir) {
+		if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+			return missing
+		}
+		missing = dir
+		if filepath.Dir(dir) == dir {
+			return missing
+		}
+	}
+}
+
+// removeEmpty removes dir and its parents up to top while they are empty.
+func removeEmpty(dir, top string) {
+	if top == "" {
+		return
+	}
+	for os.Remove(dir) == nil && dir != top {
+		dir = filepath.Dir(dir)
+	}
 }
 
 func finishDeploy(ctx context.Context, c *clients, o *Options, p *progress.Reporter,

@@ -2,6 +2,7 @@ package setup_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,10 +21,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"gopkg.in/yaml.v3"
 )
 
 // env is shared by the tests of this package: one moto_server, one proxy in
@@ -136,6 +144,9 @@ func resetMoto(t *testing.T) {
 //   - CloudFormation never rolls a stack back; a stack marked with
 //     failCreate reports ROLLBACK_COMPLETE with a CREATE_FAILED event after
 //     CreateStack, until DeleteStack reaches moto.
+//   - DeleteStack fails for a stack whose AWS::IoT::Policy or
+//     AWS::IoT::RoleAlias takes its name from an intrinsic function; the
+//     proxy deletes those resources itself (see serveDeleteStack).
 //
 // With noUpdates set, UpdateStack gets the ValidationError that
 // CloudFormation returns for an unchanged stack, which moto never sends.
@@ -144,6 +155,9 @@ type motoProxy struct {
 	server *httptest.Server
 	caKey  *ecdsa.PrivateKey
 	caCert *x509.Certificate
+
+	cfn *cloudformation.Client // talks to moto directly
+	iot *iot.Client
 
 	mu         sync.Mutex
 	certs      map[string]string // certificate ID -> PEM for the CSR's key
@@ -168,7 +182,13 @@ func newMotoProxy(target string) *motoProxy {
 	}
 	ca, _ := x509.ParseCertificate(der)
 
-	p := &motoProxy{target: target, caKey: key, caCert: ca}
+	cfg := aws.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIAFAKEFAKEFAKE", "fake-secret", ""),
+		BaseEndpoint: aws.String(target),
+	}
+	p := &motoProxy{target: target, caKey: key, caCert: ca,
+		cfn: cloudformation.NewFromConfig(cfg), iot: iot.NewFromConfig(cfg)}
 	p.reset()
 	p.server = httptest.NewServer(http.HandlerFunc(p.serve))
 	return p
@@ -203,6 +223,10 @@ func (p *motoProxy) serve(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, "ValidationError", "No updates are to be performed.")
 		return
 	}
+	if action == "DeleteStack" {
+		p.serveDeleteStack(w, r, body, stack)
+		return
+	}
 
 	status, header, respBody, err := p.forward(r, body)
 	if err != nil {
@@ -210,13 +234,18 @@ func (p *motoProxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respBody = p.rewrite(r, action, stack, body, status, respBody)
+	p.copyResponse(w, status, header, respBody)
+}
+
+func (p *motoProxy) copyResponse(w http.ResponseWriter, status int, header http.Header,
+	body []byte) {
 	for k, v := range header {
 		if k != "Content-Length" {
 			w.Header()[k] = v
 		}
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(respBody)
+	_, _ = w.Write(body)
 }
 
 func (p *motoProxy) get(f func() bool) bool {
@@ -253,14 +282,134 @@ func (p *motoProxy) rewrite(r *http.Request, action, stack string, reqBody []byt
 	case action == "CreateStack" && p.failCreate[stack]:
 		delete(p.failCreate, stack)
 		p.failing[stack] = true
-	case action == "DeleteStack":
-		delete(p.failing, stack)
 	case action == "DescribeStacks" && p.failing[stack]:
 		return stackStatusTag.ReplaceAll(body, []byte("<StackStatus>ROLLBACK_COMPLETE</StackStatus>"))
 	case action == "DescribeStackEvents" && p.failing[stack]:
 		return bytes.Replace(body, []byte("<StackEvents>"), []byte("<StackEvents>"+failedEvent(stack)), 1)
 	}
 	return body
+}
+
+// serveDeleteStack forwards DeleteStack to moto and finishes what moto
+// 5.2.1 leaves undone. moto deletes an AWS::IoT::Policy or
+// AWS::IoT::RoleAlias of a stack by its raw template property, so a name
+// given as Fn::Sub reaches DeletePolicy or DeleteRoleAlias as a map.
+// DeletePolicy then returns 404 ResourceNotFoundException with a JSON body,
+// and DeleteRoleAlias fails with a TypeError (500). By then moto has removed
+// the stack and its other resources. The proxy deletes these policies and
+// role aliases by their resolved names, as CloudFormation does, and returns
+// success. Deletes that moto completes pass through unchanged.
+func (p *motoProxy) serveDeleteStack(w http.ResponseWriter, r *http.Request, body []byte,
+	stack string) {
+	named, nameErr := p.stackIoTResources(stack)
+
+	status, header, respBody, err := p.forward(r, body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	if status == http.StatusOK {
+		p.set(func(p *motoProxy) { delete(p.failing, stack) })
+		p.copyResponse(w, status, header, respBody)
+		return
+	}
+	if nameErr != nil || !p.stackGone(stack) {
+		p.copyResponse(w, status, header, respBody)
+		return
+	}
+
+	if err := p.deleteIoTResources(named); err != nil {
+		writeQueryError(w, "ProxyDeleteFailed", "moto left stack "+stack+
+			" partly deleted, and the proxy failed to finish: "+err.Error())
+		return
+	}
+	p.set(func(p *motoProxy) { delete(p.failing, stack) })
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprint(w, `<DeleteStackResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">`+
+		`<ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata></DeleteStackResponse>`)
+}
+
+// iotResource is an AWS IoT policy or role alias of a stack.
+type iotResource struct {
+	kind, name string // CloudFormation resource type, resource name
+}
+
+// iotNameProperty maps the resource types that moto 5.2.1 cannot delete
+// from a stack to the property that names the resource.
+var iotNameProperty = map[string]string{
+	"AWS::IoT::Policy":    "PolicyName",
+	"AWS::IoT::RoleAlias": "RoleAlias",
+}
+
+// stackIoTResources reads the stack's template from moto and returns its
+// AWS::IoT::Policy and AWS::IoT::RoleAlias resources with resolved names.
+// moto's ListStackResources has no physical IDs for them.
+func (p *motoProxy) stackIoTResources(stack string) ([]iotResource, error) {
+	out, err := p.cfn.GetTemplate(context.Background(),
+		&cloudformation.GetTemplateInput{StackName: aws.String(stack)})
+	if err != nil {
+		return nil, err
+	}
+	var tpl struct {
+		Resources map[string]struct {
+			Type       string         `yaml:"Type"`
+			Properties map[string]any `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal([]byte(aws.ToString(out.TemplateBody)), &tpl); err != nil {
+		return nil, err
+	}
+
+	var named []iotResource
+	for id, res := range tpl.Resources {
+		key, ok := iotNameProperty[res.Type]
+		if !ok {
+			continue
+		}
+		name, err := resolveName(res.Properties[key], stack)
+		if err != nil {
+			return nil, fmt.Errorf("resource %s: %w", id, err)
+		}
+		named = append(named, iotResource{res.Type, name})
+	}
+	return named, nil
+}
+
+// resolveName resolves a literal name or an Fn::Sub that refers to
+// AWS::StackName only, which is all that the embedded template uses.
+func resolveName(v any, stack string) (string, error) {
+	if m, ok := v.(map[string]any); ok {
+		v = m["Fn::Sub"]
+	}
+	s, ok := v.(string)
+	s = strings.ReplaceAll(s, "${AWS::StackName}", stack)
+	if !ok || s == "" || strings.Contains(s, "${") {
+		return "", fmt.Errorf("cannot resolve name %v", v)
+	}
+	return s, nil
+}
+
+func (p *motoProxy) stackGone(stack string) bool {
+	_, err := p.cfn.DescribeStacks(context.Background(),
+		&cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
+	return err != nil && strings.Contains(err.Error(), "does not exist")
+}
+
+func (p *motoProxy) deleteIoTResources(named []iotResource) error {
+	ctx := context.Background()
+	for _, res := range named {
+		var err error
+		switch res.kind {
+		case "AWS::IoT::Policy":
+			_, err = p.iot.DeletePolicy(ctx, &iot.DeletePolicyInput{PolicyName: aws.String(res.name)})
+		case "AWS::IoT::RoleAlias":
+			_, err = p.iot.DeleteRoleAlias(ctx, &iot.DeleteRoleAliasInput{RoleAlias: aws.String(res.name)})
+		}
+		if err != nil {
+			return fmt.Errorf("delete %s %s: %w", res.kind, res.name, err)
+		}
+	}
+	return nil
 }
 
 func failedEvent(stack string) string {

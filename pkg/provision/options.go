@@ -297,12 +297,24 @@ func validateEndpoint(host string) error {
 
 // Result is a registered thing with a proven certificate and its key.
 type Result struct {
-	ThingName           string
-	DeviceConfiguration map[string]string // from the template; may be empty
-	CertificateID       string
-	CertificatePEM      []byte
-	Key                 crypto.Signer
-	KeyPEM              []byte // PKCS#8 PEM
+	// ThingName is the name of the thing RegisterThing created or reused,
+	// 1 to 128 characters of [a-zA-Z0-9:_-].
+	ThingName string
+	// DeviceConfiguration is the deviceConfiguration map of the template,
+	// empty (never nil) when the template has none.
+	DeviceConfiguration map[string]string
+	// CertificateID is the ID of the new certificate in AWS IoT, 64 hex
+	// digits.
+	CertificateID string
+	// CertificatePEM is the new device certificate, PEM-encoded as the
+	// cloud returned it.
+	CertificatePEM []byte
+	// Key is the private key of CertificatePEM: generated on the device,
+	// or parsed from the response for KeyAWSGenerated.
+	Key crypto.Signer
+	// KeyPEM is Key encoded as PKCS#8 PEM, a secret that must not be
+	// logged.
+	KeyPEM []byte
 }
 
 // contextErr wraps ctx's error so that callers see both what was interrupted

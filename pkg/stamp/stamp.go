@@ -46,24 +46,38 @@ var ErrNotProvisioned = errors.New("not provisioned")
 
 // Stamp is the record of one completed provisioning.
 type Stamp struct {
-	ThingName     string `json:"thingName"`
+	// ThingName is the name of the registered thing, 1 to 128 characters
+	// of [a-zA-Z0-9:_-].
+	ThingName string `json:"thingName"`
+	// CertificateID is the AWS IoT ID of the device certificate, 64 hex
+	// digits.
 	CertificateID string `json:"certificateId"`
 
 	// CertificateSHA256 is the SHA-256 of the certificate's DER bytes, in
 	// lower-case hex.
 	CertificateSHA256 string `json:"certificateSha256"`
 
+	// CertificatePath is the absolute path of the installed device
+	// certificate (PEM).
 	CertificatePath string `json:"certificatePath"`
-	KeyPath         string `json:"privateKeyPath"`
+	// KeyPath is the absolute path of the installed private key of that
+	// certificate.
+	KeyPath string `json:"privateKeyPath"`
 
-	DeviceID       string `json:"deviceId"`
+	// DeviceID is the device ID the thing was registered with, as chosen
+	// by package identity.
+	DeviceID string `json:"deviceId"`
+	// DeviceIDSource is the identity source the device ID came from, such
+	// as "mac" or "generated".
 	DeviceIDSource string `json:"deviceIdSource"`
 
 	// DeviceConfiguration is the deviceConfiguration map of the
-	// RegisterThing response, nil when the response had none.
+	// RegisterThing response. An empty map is left out of the file, so it
+	// reads back as nil.
 	DeviceConfiguration map[string]string `json:"deviceConfiguration,omitempty"`
 
-	// ProvisionedAt is stored in UTC with whole seconds (RFC 3339).
+	// ProvisionedAt is the time the stamp was written, stored in UTC with
+	// whole seconds (RFC 3339).
 	ProvisionedAt time.Time `json:"provisionedAt"`
 
 	// Version is the version of the tool that wrote the stamp.

@@ -26,7 +26,10 @@ type Change struct {
 
 // FileEdit is the new content of one file.
 type FileEdit struct {
+	// Path is the file to write, named as in Config.Files, or the path of
+	// a new drop-in.
 	Path string
+	// Data is the whole new YAML content of the file.
 	Data []byte
 
 	// Mode is the permission of the file it replaces, or 0644 for a new
@@ -35,7 +38,9 @@ type FileEdit struct {
 	// owner, so pass them to atomicfile.WriteFileOwned to keep the owner.
 	Mode     fs.FileMode
 	UID, GID int
-	Create   bool
+	// Create reports that the file does not exist yet and the write creates
+	// it. Only a new drop-in has it set.
+	Create bool
 }
 
 // Plan is a set of configuration edits, computed without writing.

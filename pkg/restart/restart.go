@@ -31,12 +31,16 @@ const errNoSuchUnit = "org.freedesktop.systemd1.NoSuchUnit"
 
 // JobError is a restart job that finished with a result other than "done".
 type JobError struct {
+	// Unit is the name of the unit restarted, such as
+	// "greengrass-lite.target".
 	Unit string
 	// Result is the job result systemd reported: "failed", "timeout",
 	// "canceled", "dependency", "skipped" and a few rarer values.
 	Result string
 }
 
+// Error returns the unit, the job result with its likely cause, and the
+// journalctl command that shows the unit's log.
 func (e *JobError) Error() string {
 	return fmt.Sprintf(
 		"restart of unit %q finished with result %q (%s): see journalctl -u %s",

@@ -381,10 +381,10 @@ func (r *runner) dial(ctx context.Context, clientID string, cert tls.Certificate
 	} else {
 		r.step(StepVerifying)
 	}
-	r.lastConnect[clientID] = connectRecord{at: r.o.Retry.Clock.Now(), attempt: r.attempt}
 	sess, err := do(ctx, r, func(ctx context.Context) (session, error) {
 		return r.connect(ctx, cfg)
 	}, func(s session) { s.Close() })
+	r.lastConnect[clientID] = connectRecord{at: r.o.Retry.Clock.Now(), attempt: r.attempt}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, contextErr(ctx, "connecting")
@@ -394,8 +394,10 @@ func (r *runner) dial(ctx context.Context, clientID string, cert tls.Certificate
 	return sess, nil
 }
 
-// connectRecord is the start of a connect, on o.Retry.Clock, and the attempt
-// that made it.
+// connectRecord is the end of a connect on o.Retry.Clock (the CONNACK, or
+// the failure), and the attempt that made it. The end, not the start, is
+// recorded because the broker counts from the CONNECT it received, which a
+// slow TCP or TLS setup delays.
 type connectRecord struct {
 	at      time.Time
 	attempt int

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"os"
 	"sync"
 	"testing"
@@ -35,6 +36,14 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	ch := make(chan time.Time, 1)
 	ch <- c.now
 	return ch
+}
+
+// advance moves the time forward by d without recording a wait, as a slow
+// network operation does.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 func (c *fakeClock) waits() []time.Duration {
@@ -238,6 +247,39 @@ func TestRunCheckSpacingSameClientID(t *testing.T) {
 		t.Fatalf("thing name = %q; want the client ID %q", res.ThingName, o.ClientID)
 	}
 	if diff := cmp.Diff([]time.Duration{time.Second}, clock.waits()); diff != "" {
+		t.Errorf("clock waits (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunReconnectSpacingFromConnack makes each connect take 3 s on the
+// retry clock, as a slow TLS handshake does. The spacing after a failed
+// attempt counts from the end of the claim connect, when the broker has
+// seen the CONNECT, not from the start of the dial.
+func TestRunReconnectSpacingFromConnack(t *testing.T) {
+	const s = time.Second
+	env := startFake(t, fakeiot.Config{})
+	env.srv.Inject(fakeiot.OpCreateFromCSR, fakeiot.Reject(500, "InternalFailure", "x"))
+	clock := newFakeClock(time.Now())
+	o := env.options()
+	o.Retry = RetryPolicy{
+		Base: s, TransientMax: 5 * s, MinReconnect: 10 * s, MaxAttempts: 2,
+		Rand: topRand{}, Clock: clock,
+	}
+	slow := func(ctx context.Context, cfg sessionConfig) (session, error) {
+		clock.advance(3 * s)
+		return connectPaho(ctx, cfg)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := run(ctx, o, slow); err != nil {
+		t.Fatalf("run() error = %v", err)
+	}
+
+	// The backoff waits 1 s, then the reconnect waits what is left of the
+	// 10 s after the first CONNACK: 9 s (6 s if counted from the dial).
+	want := []time.Duration{1 * s, 9 * s}
+	if diff := cmp.Diff(want, clock.waits()); diff != "" {
 		t.Errorf("clock waits (-want +got):\n%s", diff)
 	}
 }

@@ -39,7 +39,7 @@ type JobError struct {
 	Result string
 }
 
-// Error returns the unit, the job result with its likely cause, and the
+// Error returns the unit, the job result with a short explanation, and the
 // journalctl command that shows the unit's log.
 func (e *JobError) Error() string {
 	return fmt.Sprintf(

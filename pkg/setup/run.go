@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
@@ -103,17 +104,44 @@ func newClients(ctx context.Context, o *Options) (*clients, error) {
 
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, usageErrorf("load AWS configuration: %w; check --profile, AWS_PROFILE and ~/.aws/config", err)
+		return nil, usageErrorf("load AWS configuration: %w; "+
+			"check --profile, AWS_PROFILE and ~/.aws/config", err)
 	}
 	if cfg.Region == "" {
 		return nil, usageErrorf("no AWS Region is set: pass --region, set AWS_REGION, " +
 			"or set region in the profile in ~/.aws/config")
+	}
+	if err := checkCredentials(ctx, cfg); err != nil {
+		return nil, err
 	}
 	return &clients{
 		region: cfg.Region,
 		cfn:    cloudformation.NewFromConfig(cfg),
 		iot:    iot.NewFromConfig(cfg),
 	}, nil
+}
+
+// errNoCredentials is the message for a default credential chain that
+// found no credentials. The SDK then falls back to the EC2 instance role,
+// and its error names instance metadata, which misleads on a workstation.
+const errNoCredentials = "no AWS credentials found; set AWS_PROFILE or " +
+	"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
+
+// checkCredentials retrieves the credentials once, so that a missing or
+// expired login fails before the first API call with a plain message.
+func checkCredentials(ctx context.Context, cfg aws.Config) error {
+	if cfg.Credentials == nil {
+		return errors.New(errNoCredentials)
+	}
+	_, err := cfg.Credentials.Retrieve(ctx)
+	if err == nil {
+		return nil
+	}
+	if aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
+		return errors.New(errNoCredentials)
+	}
+	return fmt.Errorf("load AWS credentials: %w; check --profile and AWS_PROFILE, "+
+		"or run `aws sso login`", err)
 }
 
 func (c *clients) deployer(o *Options, p *progress.Reporter) *stack.Deployer {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,9 +34,7 @@ type result struct {
 func runTool(t *testing.T, withRegion bool, args ...string) result {
 	t.Helper()
 	home := t.TempDir()
-	cmd := exec.Command(env.binary, args...)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
+	vars := []string{
 		"HOME=" + home,
 		"AWS_ENDPOINT_URL=" + env.proxy.server.URL,
 		"AWS_ACCESS_KEY_ID=AKIAFAKEFAKEFAKE",
@@ -46,8 +45,16 @@ func runTool(t *testing.T, withRegion bool, args ...string) result {
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
 	}
 	if withRegion {
-		cmd.Env = append(cmd.Env, "AWS_REGION="+region)
+		vars = append(vars, "AWS_REGION="+region)
 	}
+	return runWithEnv(t, vars, args...)
+}
+
+// runWithEnv runs the binary with PATH and vars as its whole environment.
+func runWithEnv(t *testing.T, vars []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(env.binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, vars...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -369,6 +376,75 @@ func TestMissingRegion(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "no AWS Region is set: pass --region, set AWS_REGION") {
 		t.Errorf("stderr = %q; want the missing Region message", r.stderr)
+	}
+}
+
+// TestMissingCredentials runs with a Region but without credentials. The
+// endpoint is a closed port on loopback, so no request can leave the host.
+func TestMissingCredentials(t *testing.T) {
+	tests := []struct {
+		name    string
+		config  string // ~/.aws/config
+		profile string
+		want    string
+	}{
+		{
+			name: "none-configured",
+			want: "ggl-fleet-setup: no AWS credentials found; set AWS_PROFILE or " +
+				"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`\n",
+		},
+		{
+			name:    "credential-process-fails",
+			config:  "[profile broken]\ncredential_process = /bin/false\n",
+			profile: "broken",
+			want:    "load AWS credentials: ",
+		},
+	}
+	closed, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			vars := []string{
+				"HOME=" + home,
+				"AWS_REGION=" + region,
+				"AWS_EC2_METADATA_DISABLED=true",
+				"AWS_MAX_ATTEMPTS=1",
+				fmt.Sprintf("AWS_ENDPOINT_URL=http://127.0.0.1:%d", closed),
+			}
+			if tt.config != "" {
+				writeFile(t, filepath.Join(home, ".aws", "config"), tt.config)
+				vars = append(vars, "AWS_PROFILE="+tt.profile)
+			}
+			out := filepath.Join(home, "out")
+
+			r := runWithEnv(t, vars, "deploy", "--stack", "fleet", "--out", out)
+
+			if r.code != 1 {
+				t.Errorf("exit code = %d; want 1", r.code)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr = %q; want it to contain %q", r.stderr, tt.want)
+			}
+			if strings.Contains(r.stderr, "IMDS") {
+				t.Errorf("stderr = %q; want no mention of instance metadata", r.stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("deploy without credentials created %s: %v", out, err)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

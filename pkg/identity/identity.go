@@ -1,12 +1,12 @@
 // Package identity works out a stable, unique device ID from the hardware:
 // a permanent MAC address, the CPU serial, the device-tree serial number, a
 // DMI serial, a factory-written file, or a generated random value. Every
-// read of a source goes through one root directory (Prober.Root, set by
-// the --sysfs-root option): the files under sys/ and proc/ and also the
-// device ID file, so a root that is a copy of /sys and /proc must contain
-// that file too, at its absolute path below the root. Tests point the root
-// at a whole system tree. The state directory, where the chosen ID is
-// stored, is used as given and not joined to the root.
+// source is read below one root directory, Prober.Root, which the
+// --sysfs-root option sets. That covers the files under sys/ and proc/ and
+// also the device ID file, so a root that copies only /sys and /proc must
+// contain that file too, at its absolute path below the root. Tests point
+// the root at a whole system tree. The state directory, where the chosen
+// ID is stored, is used as given and not joined to the root.
 //
 // Firmware often ships placeholders ("To be filled by O.E.M.", zero serials)
 // that every unit of a model shares, and some MACs change on every boot.

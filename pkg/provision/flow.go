@@ -14,9 +14,10 @@ import (
 
 // operation is one request/response pair of the fleet provisioning API.
 type operation struct {
-	name  string // API name, used as Error.Op
-	topic string // request topic; responses arrive on topic/accepted and topic/rejected
-	step  string // Event.Step while waiting for the response
+	name      string // API name, used as Error.Op
+	topic     string // request topic; responses arrive on topic/accepted and topic/rejected
+	step      string // Event.Step while waiting for the response
+	throttled string // Event.Step while waiting to send a throttled request again
 }
 
 func (op operation) accepted() string { return op.topic + "/accepted" }
@@ -24,14 +25,15 @@ func (op operation) rejected() string { return op.topic + "/rejected" }
 
 var (
 	opCreateFromCSR = operation{"CreateCertificateFromCsr",
-		"$aws/certificates/create-from-csr/json", StepCreateCSR}
+		"$aws/certificates/create-from-csr/json", StepCreateCSR, StepThrottledCreateCSR}
 	opCreateKeys = operation{"CreateKeysAndCertificate",
-		"$aws/certificates/create/json", StepCreateKeys}
+		"$aws/certificates/create/json", StepCreateKeys, StepThrottledCreateKeys}
 )
 
 func registerOperation(template string) operation {
 	return operation{"RegisterThing",
-		"$aws/provisioning-templates/" + template + "/provision/json", StepRegistering}
+		"$aws/provisioning-templates/" + template + "/provision/json", StepRegistering,
+		StepThrottledRegister}
 }
 
 // credentials are the key and certificate of one attempt.
@@ -98,7 +100,8 @@ func (r *runner) register(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 
-	thing, err := r.registerThing(ctx, sess, registerOp, created.token)
+	tokenDeadline := r.o.Retry.Clock.Now().Add(tokenRetryWindow)
+	thing, err := r.registerThing(ctx, sess, registerOp, created.token, tokenDeadline)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +197,7 @@ func (r *runner) create(ctx context.Context, sess session, op operation,
 		payload = mustJSON(csr)
 	}
 
-	response, err := r.request(ctx, sess, op, payload)
+	response, err := r.requestThrottled(ctx, sess, op, payload, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -211,15 +214,16 @@ func (r *runner) create(ctx context.Context, sess session, op operation,
 	return created, nil
 }
 
-// registerThing sends RegisterThing with the ownership token and Params.
+// registerThing sends RegisterThing with the ownership token and Params. A
+// throttled request is sent again until tokenDeadline.
 func (r *runner) registerThing(ctx context.Context, sess session, op operation,
-	token string) (*registerResponse, error) {
+	token string, tokenDeadline time.Time) (*registerResponse, error) {
 	request := struct {
 		Token      string            `json:"certificateOwnershipToken"`
 		Parameters map[string]string `json:"parameters,omitempty"`
 	}{token, r.o.Params}
 
-	response, err := r.request(ctx, sess, op, mustJSON(request))
+	response, err := r.requestThrottled(ctx, sess, op, mustJSON(request), tokenDeadline)
 	if err != nil {
 		return nil, err
 	}

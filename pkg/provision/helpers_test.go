@@ -73,6 +73,8 @@ func (e *fakeEnv) options() Options {
 			TransientMax: 5 * time.Millisecond,
 			RejectedMax:  5 * time.Millisecond,
 			MinReconnect: time.Millisecond,
+			ThrottleBase: time.Millisecond,
+			ThrottleMax:  5 * time.Millisecond,
 			MaxAttempts:  5,
 		},
 		Logger:        e.rec.logger,

@@ -41,6 +41,9 @@ const (
 	DefaultTransientMax    = 5 * time.Minute
 	DefaultRejectedMax     = time.Hour
 	DefaultMinReconnect    = 10 * time.Second
+	DefaultThrottleBase    = 500 * time.Millisecond
+	DefaultThrottleMax     = 8 * time.Second
+	DefaultThrottleRetries = 500
 )
 
 // Keepalive bounds of AWS IoT Core, in seconds of the MQTT keep alive.
@@ -63,6 +66,12 @@ type Clock interface {
 
 // RetryPolicy sets how Run retries. Delays grow as Base*2^n (RejectedBase for
 // the Rejected class) with full jitter, capped per class.
+//
+// A throttled request is not a failed attempt: Run sends the same request
+// again on the same connection after a full-jitter delay that grows from
+// ThrottleBase to ThrottleMax. Only after ThrottleRetries such retries of one
+// request, or when a RegisterThing retry would come too close to the
+// one-hour expiry of the ownership token, does the attempt fail.
 type RetryPolicy struct {
 	Base         time.Duration // first transient ceiling; default 1 s
 	RejectedBase time.Duration // first ceiling after a rejection; default 30 s
@@ -72,16 +81,28 @@ type RetryPolicy struct {
 	// MinReconnect is the minimum time between two connects with one client
 	// ID; default 10 s. AWS IoT allows one CONNECT per second per client ID.
 	MinReconnect time.Duration
-	Rand         backoff.Rand // jitter source; nil uses math/rand/v2
-	Clock        Clock        // nil uses the system clock
+	// ThrottleBase is the first delay ceiling before a throttled request is
+	// sent again on the same connection; default 500 ms.
+	ThrottleBase time.Duration
+	// ThrottleMax caps the delay before a throttled request is sent again;
+	// default 8 s.
+	ThrottleMax time.Duration
+	// ThrottleRetries is the maximum number of times one request is sent
+	// again on one connection after throttling; default 500, about half an
+	// hour at the default ThrottleMax.
+	ThrottleRetries int
+	Rand            backoff.Rand // jitter source; nil uses math/rand/v2
+	Clock           Clock        // nil uses the system clock
 }
 
 // Event reports a step or a retry to Options.Progress.
 type Event struct {
-	Step      string        // e.g. StepConnecting
-	Attempt   int           // 1 for the first attempt
-	NextDelay time.Duration // the wait before the next attempt, with StepWaiting
-	Err       error         // the error of the last failed attempt, if any
+	Step    string // e.g. StepConnecting
+	Attempt int    // 1 for the first attempt
+	// NextDelay is the wait before the next attempt (StepWaiting) or before
+	// a throttled request is sent again (the StepThrottled steps).
+	NextDelay time.Duration
+	Err       error // the error of the last failed attempt, if any
 }
 
 // Steps reported in Event.Step and logged in the "step" field.
@@ -95,6 +116,10 @@ const (
 	StepRegistering   = "registering thing"
 	StepVerifying     = "verifying new certificate"
 	StepWaiting       = "waiting to retry"
+
+	StepThrottledCreateCSR  = "waiting to retry CreateCertificateFromCsr (throttled)"
+	StepThrottledCreateKeys = "waiting to retry CreateKeysAndCertificate (throttled)"
+	StepThrottledRegister   = "waiting to retry RegisterThing (throttled)"
 )
 
 // Options configures Run. Endpoint, RootCAPath, ClaimCertPath, ClaimKeyPath,
@@ -150,6 +175,9 @@ func (o Options) withDefaults() Options {
 	r.TransientMax = orDefault(r.TransientMax, DefaultTransientMax)
 	r.RejectedMax = orDefault(r.RejectedMax, DefaultRejectedMax)
 	r.MinReconnect = orDefault(r.MinReconnect, DefaultMinReconnect)
+	r.ThrottleBase = orDefault(r.ThrottleBase, DefaultThrottleBase)
+	r.ThrottleMax = orDefault(r.ThrottleMax, DefaultThrottleMax)
+	r.ThrottleRetries = orDefault(r.ThrottleRetries, DefaultThrottleRetries)
 	if r.Clock == nil {
 		r.Clock = systemClock{}
 	}
@@ -249,6 +277,8 @@ func (o *Options) validateDurations() []error {
 		{"transient retry max delay", r.TransientMax},
 		{"rejected retry max delay", r.RejectedMax},
 		{"min reconnect interval", r.MinReconnect},
+		{"throttle retry base", r.ThrottleBase},
+		{"throttle retry max delay", r.ThrottleMax},
 	} {
 		if d.value < 0 {
 			errs = append(errs, fmt.Errorf("%s %v is invalid: negative", d.name, d.value))
@@ -256,6 +286,10 @@ func (o *Options) validateDurations() []error {
 	}
 	if r.MaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("max attempts %d is invalid: negative", r.MaxAttempts))
+	}
+	if r.ThrottleRetries < 0 {
+		errs = append(errs, fmt.Errorf("throttle retries %d is invalid: negative",
+			r.ThrottleRetries))
 	}
 	return errs
 }

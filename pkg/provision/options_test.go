@@ -52,6 +52,10 @@ func TestOptionsValidate(t *testing.T) {
 			"response timeout"},
 		{"negative-attempts", func(o *Options) { o.Retry.MaxAttempts = -1 },
 			"max attempts"},
+		{"negative-throttle-max", func(o *Options) { o.Retry.ThrottleMax = -time.Second },
+			"throttle retry max delay"},
+		{"negative-throttle-retries", func(o *Options) { o.Retry.ThrottleRetries = -1 },
+			"throttle retries"},
 		{"common-name-long", func(o *Options) { o.CSRCommonName = strings.Repeat("c", 65) },
 			"common name"},
 	}
@@ -92,6 +96,9 @@ func TestOptionsDefaults(t *testing.T) {
 		{"RejectedMax", o.Retry.RejectedMax, time.Hour},
 		{"MinReconnect", o.Retry.MinReconnect, 10 * time.Second},
 		{"MaxAttempts", o.Retry.MaxAttempts, 0},
+		{"ThrottleBase", o.Retry.ThrottleBase, 500 * time.Millisecond},
+		{"ThrottleMax", o.Retry.ThrottleMax, 8 * time.Second},
+		{"ThrottleRetries", o.Retry.ThrottleRetries, 500},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -142,6 +142,16 @@ func (r *runner) progress(e Event) {
 // sleep waits d on the retry clock, calling Alive meanwhile. It returns
 // ctx's error when ctx ends first.
 func (r *runner) sleep(ctx context.Context, d time.Duration) error {
+	return r.sleepConnected(ctx, d, nil)
+}
+
+// errLost is returned by sleepConnected when the connection ends.
+var errLost = errors.New("connection lost")
+
+// sleepConnected is sleep that also returns errLost when lost is closed
+// first. A nil lost is never closed.
+func (r *runner) sleepConnected(ctx context.Context, d time.Duration,
+	lost <-chan struct{}) error {
 	if d <= 0 {
 		return nil
 	}
@@ -150,6 +160,8 @@ func (r *runner) sleep(ctx context.Context, d time.Duration) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-lost:
+			return errLost
 		case <-r.alive.C:
 			r.o.Alive()
 		case <-timer:

@@ -9,6 +9,13 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 )
 
+// receiveMaximum is the Receive Maximum of the CONNECT: how many QoS 1
+// messages the server may send before the client acknowledges them.
+// Provisioning expects one response at a time. paho.golang 0.23 allocates
+// a channel of this many pointers per connection, and without the property
+// uses 65535, which is 512 KiB on 64-bit platforms.
+const receiveMaximum uint16 = 16
+
 // messageBuffer is the number of received messages held for the reader.
 // Provisioning expects one response per request, so a full buffer means the
 // server sends messages that were not requested, and the surplus is dropped.
@@ -47,6 +54,7 @@ func connectPaho(ctx context.Context, cfg sessionConfig) (session, error) {
 		ClientID:   cfg.clientID,
 		KeepAlive:  uint16(cfg.keepalive.Seconds()),
 		CleanStart: true,
+		Properties: &paho.ConnectProperties{ReceiveMaximum: ptr(receiveMaximum)},
 	}
 	connack, err := s.client.Connect(ctx, connect)
 	if err != nil {
@@ -135,3 +143,5 @@ func (s *pahoSession) Close() {
 	s.lost.set(errors.New("connection closed by the client"))
 	_ = s.client.Disconnect(&paho.Disconnect{ReasonCode: 0})
 }
+
+func ptr[T any](v T) *T { return &v }

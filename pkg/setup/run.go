@@ -145,11 +145,24 @@ func checkCredentials(ctx context.Context, cfg aws.Config) error {
 }
 
 func (c *clients) deployer(o *Options, p *progress.Reporter) *stack.Deployer {
-	return &stack.Deployer{Client: c.cfn, Progress: p, Poll: o.Poll, Timeout: o.Timeout, DryRun: o.DryRun}
+	return &stack.Deployer{
+		Client:   c.cfn,
+		Progress: p,
+		Poll:     o.Poll,
+		Timeout:  o.Timeout,
+		DryRun:   o.DryRun,
+	}
 }
 
 func (c *clients) claims(o *Options, p *progress.Reporter) *claim.Manager {
-	return &claim.Manager{Client: c.iot, Dir: o.Out, Progress: p, DryRun: o.DryRun, Rand: rand.Reader, Now: time.Now}
+	return &claim.Manager{
+		Client:   c.iot,
+		Dir:      o.Out,
+		Progress: p,
+		DryRun:   o.DryRun,
+		Rand:     rand.Reader,
+		Now:      time.Now,
+	}
 }
 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -263,7 +276,8 @@ func removeEmpty(dir, top string) {
 
 func finishDeploy(ctx context.Context, c *clients, o *Options, p *progress.Reporter,
 	st *stack.Stack, state *claim.State, stdout io.Writer) error {
-	outputs, err := requireOutputs(st, tmpl.OutputClaimPolicyName, tmpl.OutputRoleAliasName, tmpl.OutputTemplateName)
+	outputs, err := requireOutputs(st, tmpl.OutputClaimPolicyName,
+		tmpl.OutputRoleAliasName, tmpl.OutputTemplateName)
 	if err != nil {
 		return err
 	}
@@ -272,7 +286,8 @@ func finishDeploy(ctx context.Context, c *clients, o *Options, p *progress.Repor
 		return err
 	}
 
-	if _, err := c.claims(o, p).Ensure(ctx, state, outputs[tmpl.OutputClaimPolicyName], o.RotateClaim); err != nil {
+	policy := outputs[tmpl.OutputClaimPolicyName]
+	if _, err := c.claims(o, p).Ensure(ctx, state, policy, o.RotateClaim); err != nil {
 		return err
 	}
 	settings := bundle.Settings{
@@ -288,7 +303,8 @@ func finishDeploy(ctx context.Context, c *clients, o *Options, p *progress.Repor
 		if err := settings.Validate(); err != nil {
 			return err
 		}
-		p.Wouldf("write %s, %s and the root CAs in %s", bundle.LocalConfFile, bundle.DropInFile, o.Out)
+		p.Wouldf("write %s, %s and the root CAs in %s",
+			bundle.LocalConfFile, bundle.DropInFile, o.Out)
 		return nil
 	}
 
@@ -307,7 +323,8 @@ func finishDeploy(ctx context.Context, c *clients, o *Options, p *progress.Repor
 func requireOutputs(st *stack.Stack, keys ...string) (map[string]string, error) {
 	for _, k := range keys {
 		if st.Outputs[k] == "" {
-			return nil, fmt.Errorf("stack %q has no output %q: it was not deployed by this version; run deploy again",
+			return nil, fmt.Errorf(
+				"stack %q has no output %q: it was not deployed by this version; run deploy again",
 				st.Name, k)
 		}
 	}
@@ -321,9 +338,11 @@ func endpoints(ctx context.Context, client *iot.Client) (data, cred string, err 
 		kind string
 		dst  *string
 	}{{"iot:Data-ATS", &data}, {"iot:CredentialProvider", &cred}} {
-		out, err := client.DescribeEndpoint(ctx, &iot.DescribeEndpointInput{EndpointType: aws.String(e.kind)})
+		out, err := client.DescribeEndpoint(ctx,
+			&iot.DescribeEndpointInput{EndpointType: aws.String(e.kind)})
 		if err != nil {
-			return "", "", apierror.Wrap("DescribeEndpoint", err, "check the IAM permission iot:DescribeEndpoint")
+			return "", "", apierror.Wrap("DescribeEndpoint", err,
+				"check the IAM permission iot:DescribeEndpoint")
 		}
 		*e.dst = aws.ToString(out.EndpointAddress)
 	}
@@ -384,7 +403,7 @@ func printStack(w io.Writer, name, region string, st *stack.Stack) {
 func runDestroy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
 	fs := newFlagSet("destroy", stderr, &o, "destroy --stack NAME --out DIR [--dry-run]")
-	fs.BoolVar(&o.DryRun, "dry-run", false, "print the calls that would change something, and change nothing (default: off)")
+	addDryRunFlag(fs, &o)
 	if err := parse(fs, args, &o); err != nil {
 		return err
 	}
@@ -398,7 +417,8 @@ func runDestroy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	p.Stepf("deleting %d claim certificates of stack %q", len(state.Certificates), o.Stack)
+	p.Stepf("deleting %d claim certificates of stack %q",
+		len(state.Certificates), o.Stack)
 	if err := c.claims(&o, p).DeleteAll(ctx, state); err != nil {
 		return err
 	}

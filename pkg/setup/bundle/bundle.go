@@ -65,7 +65,9 @@ func (s Settings) Validate() error {
 	}
 	for _, p := range []string{s.ClaimCertPath, s.ClaimKeyPath, s.RootCAPath} {
 		if !filepath.IsAbs(p) || strings.ContainsAny(p, "\"\\\n$") {
-			return fmt.Errorf("path %q is invalid: want an absolute path without quotes, backslashes, newlines or $", p)
+			return fmt.Errorf(
+				"path %q is invalid: want an absolute path without quotes, backslashes, newlines or $",
+				p)
 		}
 	}
 	return nil

@@ -60,7 +60,8 @@ type Manager struct {
 // certificate unless rotate is set, it is no longer ACTIVE, or its key file
 // is missing or does not match. A replaced certificate is set INACTIVE only
 // after the new one has the policy.
-func (m *Manager) Ensure(ctx context.Context, st *State, policy string, rotate bool) (*Record, error) {
+func (m *Manager) Ensure(ctx context.Context, st *State, policy string,
+	rotate bool) (*Record, error) {
 	old, reusable, err := m.current(ctx, st)
 	if err != nil {
 		return nil, err
@@ -95,27 +96,37 @@ func (m *Manager) current(ctx context.Context, st *State) (*existing, bool, erro
 		return nil, false, nil
 	}
 
-	out, err := m.Client.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(rec.ID)})
+	out, err := m.Client.DescribeCertificate(ctx,
+		&iot.DescribeCertificateInput{CertificateId: aws.String(rec.ID)})
 	if apierror.Code(err) == "ResourceNotFoundException" {
-		m.Progress.Stepf("claim certificate %s no longer exists; creating a new one", rec.ID)
+		m.Progress.Stepf("claim certificate %s no longer exists; creating a new one",
+			rec.ID)
 		st.remove(rec.ID)
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, apierror.Wrap("DescribeCertificate", err, "check the credentials and the Region")
+		return nil, false, apierror.Wrap("DescribeCertificate", err,
+			"check the credentials and the Region")
 	}
 	desc := out.CertificateDescription
 	if desc == nil {
-		return nil, false, fmt.Errorf("DescribeCertificate returned no description for %s", rec.ID)
+		return nil, false, fmt.Errorf(
+			"DescribeCertificate returned no description for %s", rec.ID)
 	}
 
-	ex := &existing{record: rec, status: desc.Status, certPEM: []byte(aws.ToString(desc.CertificatePem))}
+	ex := &existing{
+		record:  rec,
+		status:  desc.Status,
+		certPEM: []byte(aws.ToString(desc.CertificatePem)),
+	}
 	if ex.status != types.CertificateStatusActive {
-		m.Progress.Stepf("claim certificate %s is %s; creating a new one", rec.ID, ex.status)
+		m.Progress.Stepf("claim certificate %s is %s; creating a new one",
+			rec.ID, ex.status)
 		return ex, false, nil
 	}
 	if err := m.keyMatches(ex.certPEM); err != nil {
-		m.Progress.Stepf("claim certificate %s cannot be reused (%v); creating a new one", rec.ID, err)
+		m.Progress.Stepf("claim certificate %s cannot be reused (%v); creating a new one",
+			rec.ID, err)
 		return ex, false, nil
 	}
 	return ex, true, nil
@@ -160,7 +171,8 @@ func (m *Manager) create(ctx context.Context, st *State, policy string) (*Record
 		SetAsActive:               true,
 	})
 	if err != nil {
-		return nil, apierror.Wrap("CreateCertificateFromCsr", err, "check the IAM permissions of these credentials")
+		return nil, apierror.Wrap("CreateCertificateFromCsr", err,
+			"check the IAM permissions of these credentials")
 	}
 
 	rec, certPEM, err := m.record(st, out, keyPEM)
@@ -175,13 +187,17 @@ func (m *Manager) create(ctx context.Context, st *State, policy string) (*Record
 
 // record validates the response and records the certificate in state.json
 // at once, so that destroy finds it even if a later step fails.
-func (m *Manager) record(st *State, out *iot.CreateCertificateFromCsrOutput, keyPEM []byte) (*Record, []byte, error) {
+func (m *Manager) record(st *State, out *iot.CreateCertificateFromCsrOutput,
+	keyPEM []byte) (*Record, []byte, error) {
 	id, arn := aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn)
 	if !certificateIDPattern.MatchString(id) || arn == "" {
-		return nil, nil, fmt.Errorf("CreateCertificateFromCsr returned certificate ID %q and ARN %q: want 64 hex digits and an ARN", id, arn)
+		return nil, nil, fmt.Errorf(
+			"CreateCertificateFromCsr returned ID %q and ARN %q: want 64 hex digits and an ARN",
+			id, arn)
 	}
 
-	st.Certificates = append(st.Certificates, Record{ID: id, ARN: arn, Created: m.Now().UTC()})
+	rec := Record{ID: id, ARN: arn, Created: m.Now().UTC()}
+	st.Certificates = append(st.Certificates, rec)
 	if err := st.Save(m.Dir); err != nil {
 		return nil, nil, err
 	}
@@ -193,7 +209,8 @@ func (m *Manager) record(st *State, out *iot.CreateCertificateFromCsrOutput, key
 		return nil, nil, fmt.Errorf("read back claim key: %w", err)
 	}
 	if err := checkCertificate(certPEM, pub); err != nil {
-		return nil, nil, fmt.Errorf("CreateCertificateFromCsr returned an invalid certificate %s: %w", id, err)
+		return nil, nil, fmt.Errorf(
+			"CreateCertificateFromCsr returned an invalid certificate %s: %w", id, err)
 	}
 	return st.find(id), certPEM, nil
 }
@@ -228,7 +245,8 @@ func (m *Manager) attach(ctx context.Context, rec *Record, policy string) error 
 	})
 	if err != nil {
 		return apierror.Wrap("AttachPolicy", err,
-			fmt.Sprintf("check that policy %q exists (stack output ClaimPolicyName)", policy))
+			fmt.Sprintf("check that policy %q exists (stack output ClaimPolicyName)",
+				policy))
 	}
 	m.Progress.Stepf("attached policy %q to claim certificate %s", policy, rec.ID)
 	return nil
@@ -241,7 +259,9 @@ func (m *Manager) deactivate(ctx context.Context, rec *Record) error {
 	})
 	if err != nil {
 		return apierror.Wrap("UpdateCertificate", err,
-			fmt.Sprintf("set certificate %s INACTIVE by hand; the new claim certificate is in place", rec.ID))
+			fmt.Sprintf(
+				"set certificate %s INACTIVE by hand; the new claim certificate is in place",
+				rec.ID))
 	}
 	m.Progress.Stepf("set old claim certificate %s INACTIVE", rec.ID)
 	return nil
@@ -253,15 +273,18 @@ func (m *Manager) Status(ctx context.Context, st *State) (string, error) {
 	if st.Current == "" {
 		return "", nil
 	}
-	out, err := m.Client.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(st.Current)})
+	out, err := m.Client.DescribeCertificate(ctx,
+		&iot.DescribeCertificateInput{CertificateId: aws.String(st.Current)})
 	if apierror.Code(err) == "ResourceNotFoundException" {
 		return "NOT_FOUND", nil
 	}
 	if err != nil {
-		return "", apierror.Wrap("DescribeCertificate", err, "check the credentials and the Region")
+		return "", apierror.Wrap("DescribeCertificate", err,
+			"check the credentials and the Region")
 	}
 	if out.CertificateDescription == nil {
-		return "", fmt.Errorf("DescribeCertificate returned no description for %s", st.Current)
+		return "", fmt.Errorf("DescribeCertificate returned no description for %s",
+			st.Current)
 	}
 	return string(out.CertificateDescription.Status), nil
 }
@@ -298,14 +321,19 @@ func (m *Manager) delete(ctx context.Context, rec Record) error {
 		return err
 	}
 	if m.DryRun {
-		m.Progress.Wouldf("detach %v, set INACTIVE and delete claim certificate %s", policies, rec.ID)
+		m.Progress.Wouldf("detach %v, set INACTIVE and delete claim certificate %s",
+			policies, rec.ID)
 		return nil
 	}
 
 	for _, p := range policies {
-		_, err := m.Client.DetachPolicy(ctx, &iot.DetachPolicyInput{PolicyName: aws.String(p), Target: aws.String(rec.ARN)})
+		_, err := m.Client.DetachPolicy(ctx, &iot.DetachPolicyInput{
+			PolicyName: aws.String(p),
+			Target:     aws.String(rec.ARN),
+		})
 		if err != nil {
-			return apierror.Wrap("DetachPolicy", err, "check the IAM permissions of these credentials")
+			return apierror.Wrap("DetachPolicy", err,
+				"check the IAM permissions of these credentials")
 		}
 		m.Progress.Stepf("detached policy %q from claim certificate %s", p, rec.ID)
 	}
@@ -318,10 +346,12 @@ func (m *Manager) deactivateAndDelete(ctx context.Context, rec Record) error {
 		NewStatus:     types.CertificateStatusInactive,
 	})
 	if err != nil {
-		return apierror.Wrap("UpdateCertificate", err, "check the IAM permissions of these credentials")
+		return apierror.Wrap("UpdateCertificate", err,
+			"check the IAM permissions of these credentials")
 	}
 
-	_, err = m.Client.DeleteCertificate(ctx, &iot.DeleteCertificateInput{CertificateId: aws.String(rec.ID)})
+	_, err = m.Client.DeleteCertificate(ctx,
+		&iot.DeleteCertificateInput{CertificateId: aws.String(rec.ID)})
 	if err != nil {
 		return apierror.Wrap("DeleteCertificate", err,
 			"detach any thing from the certificate (DetachThingPrincipal), then run destroy again")
@@ -340,7 +370,8 @@ func (m *Manager) attachedPolicies(ctx context.Context, rec Record) ([]string, e
 			return nil, err
 		}
 		if err != nil {
-			return nil, apierror.Wrap("ListAttachedPolicies", err, "check the IAM permissions of these credentials")
+			return nil, apierror.Wrap("ListAttachedPolicies", err,
+				"check the IAM permissions of these credentials")
 		}
 		for _, p := range out.Policies {
 			names = append(names, aws.ToString(p.PolicyName))

@@ -22,8 +22,8 @@ var certificateIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // State is what ggl-fleet-setup remembers between runs. It holds IDs and
 // ARNs only, never key material.
 type State struct {
-	Stack  string `json:"stack"`
-	Region string `json:"region"`
+	Stack  string `json:"stack"`  // stack name the state belongs to
+	Region string `json:"region"` // AWS Region of the stack
 	// Current is the ID of the claim certificate in claim.cert.pem.
 	Current string `json:"currentCertificateId,omitempty"`
 	// Certificates lists every claim certificate that ggl-fleet-setup
@@ -33,9 +33,9 @@ type State struct {
 
 // Record is one claim certificate created by ggl-fleet-setup.
 type Record struct {
-	ID      string    `json:"id"`
-	ARN     string    `json:"arn"`
-	Created time.Time `json:"created"`
+	ID      string    `json:"id"`      // certificate ID, 64 hex digits
+	ARN     string    `json:"arn"`     // certificate ARN
+	Created time.Time `json:"created"` // creation time in UTC
 }
 
 // LoadState reads dir/state.json. A missing file yields an empty State for
@@ -52,10 +52,12 @@ func LoadState(dir, stack, region string) (*State, error) {
 
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("parse state %q: %w; move the file away to start over", path, err)
+		return nil, fmt.Errorf("parse state %q: %w; move the file away to start over",
+			path, err)
 	}
 	if st.Stack != stack || st.Region != region {
-		return nil, fmt.Errorf("state %q belongs to stack %q in %q, not %q in %q: use another --out directory",
+		return nil, fmt.Errorf(
+			"state %q belongs to stack %q in %q, not %q in %q: use another --out directory",
 			path, st.Stack, st.Region, stack, region)
 	}
 	return &st, st.validate(path)
@@ -64,11 +66,15 @@ func LoadState(dir, stack, region string) (*State, error) {
 func (s *State) validate(path string) error {
 	for _, r := range s.Certificates {
 		if !certificateIDPattern.MatchString(r.ID) || r.ARN == "" {
-			return fmt.Errorf("state %q: certificate %q is invalid: want 64 hex digits and an ARN", path, r.ID)
+			return fmt.Errorf(
+				"state %q: certificate %q is invalid: want 64 hex digits and an ARN",
+				path, r.ID)
 		}
 	}
 	if s.Current != "" && s.find(s.Current) == nil {
-		return fmt.Errorf("state %q: current certificate %q is not in the certificate list", path, s.Current)
+		return fmt.Errorf(
+			"state %q: current certificate %q is not in the certificate list",
+			path, s.Current)
 	}
 	return nil
 }

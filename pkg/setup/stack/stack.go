@@ -50,19 +50,19 @@ type Deployer struct {
 
 // Spec is the stack that Deploy creates or updates.
 type Spec struct {
-	Name          string
-	TemplateBody  string
-	Parameters    map[string]string
-	ReplaceFailed bool // delete and recreate a stack in ROLLBACK_COMPLETE
+	Name          string            // stack name
+	TemplateBody  string            // template in YAML or JSON
+	Parameters    map[string]string // parameter key -> value
+	ReplaceFailed bool              // delete and recreate a stack in ROLLBACK_COMPLETE
 }
 
-// Stack is the state of a deployed stack.
+// Stack is the state of a deployed stack, from DescribeStacks.
 type Stack struct {
-	Name    string
-	ID      string
-	Status  string
-	Reason  string
-	Outputs map[string]string
+	Name    string            // stack name
+	ID      string            // stack ARN
+	Status  string            // stack status, such as CREATE_COMPLETE
+	Reason  string            // stack status reason; may be ""
+	Outputs map[string]string // output key -> value
 }
 
 // Describe returns the stack called name, or nil when it does not exist.
@@ -107,17 +107,20 @@ func (d *Deployer) Deploy(ctx context.Context, spec Spec) (*Stack, error) {
 	case isUpdatable(st.Status):
 		return d.update(ctx, spec)
 	default:
-		return nil, d.failure(ctx, st, "fix the cause in the AWS console or delete the stack, then run deploy again")
+		return nil, d.failure(ctx, st,
+			"fix the cause in the AWS console or delete the stack, then run deploy again")
 	}
 }
 
 func (d *Deployer) replace(ctx context.Context, spec Spec, st *Stack) (*Stack, error) {
 	if !spec.ReplaceFailed {
-		err := d.failure(ctx, st, "run deploy again with --replace-failed to delete and recreate it")
+		err := d.failure(ctx, st,
+			"run deploy again with --replace-failed to delete and recreate it")
 		return nil, fmt.Errorf("%w: %w", ErrFailedCreation, err)
 	}
 
-	d.Progress.Stepf("stack %q is %s; deleting it because of --replace-failed", st.Name, st.Status)
+	d.Progress.Stepf("stack %q is %s; deleting it because of --replace-failed",
+		st.Name, st.Status)
 	if err := d.Delete(ctx, spec.Name); err != nil {
 		return nil, err
 	}
@@ -126,7 +129,8 @@ func (d *Deployer) replace(ctx context.Context, spec Spec, st *Stack) (*Stack, e
 
 func (d *Deployer) create(ctx context.Context, spec Spec) (*Stack, error) {
 	if d.DryRun {
-		d.Progress.Wouldf("call CreateStack for stack %q with %s", spec.Name, formatParams(spec.Parameters))
+		d.Progress.Wouldf("call CreateStack for stack %q with %s",
+			spec.Name, formatParams(spec.Parameters))
 		return nil, nil
 	}
 
@@ -136,7 +140,10 @@ func (d *Deployer) create(ctx context.Context, spec Spec) (*Stack, error) {
 		TemplateBody: aws.String(spec.TemplateBody),
 		Parameters:   sdkParams(spec.Parameters),
 		Capabilities: []types.Capability{types.CapabilityCapabilityIam},
-		Tags:         []types.Tag{{Key: aws.String("created-by"), Value: aws.String("ggl-fleet-setup")}},
+		Tags: []types.Tag{{
+			Key:   aws.String("created-by"),
+			Value: aws.String("ggl-fleet-setup"),
+		}},
 	})
 	if err != nil {
 		return nil, apierror.Wrap("CreateStack", err,
@@ -157,7 +164,8 @@ func (d *Deployer) create(ctx context.Context, spec Spec) (*Stack, error) {
 
 func (d *Deployer) update(ctx context.Context, spec Spec) (*Stack, error) {
 	if d.DryRun {
-		d.Progress.Wouldf("call UpdateStack for stack %q with %s", spec.Name, formatParams(spec.Parameters))
+		d.Progress.Wouldf("call UpdateStack for stack %q with %s",
+			spec.Name, formatParams(spec.Parameters))
 		return d.Describe(ctx, spec.Name)
 	}
 
@@ -198,9 +206,11 @@ func (d *Deployer) Delete(ctx context.Context, name string) error {
 	}
 
 	d.Progress.Stepf("deleting stack %q", name)
-	_, err := d.Client.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(name)})
+	_, err := d.Client.DeleteStack(ctx,
+		&cloudformation.DeleteStackInput{StackName: aws.String(name)})
 	if err != nil {
-		return apierror.Wrap("DeleteStack", err, "check the IAM permissions of these credentials")
+		return apierror.Wrap("DeleteStack", err,
+			"check the IAM permissions of these credentials")
 	}
 
 	waiter := cloudformation.NewStackDeleteCompleteWaiter(d.Client,
@@ -227,7 +237,8 @@ func (d *Deployer) waitSettled(ctx context.Context, name string) (*Stack, error)
 
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("stack %q still %s after %s: wait and run the command again",
+			return nil, fmt.Errorf(
+				"stack %q still %s after %s: wait and run the command again",
 				name, st.Status, d.Timeout)
 		case <-time.After(d.Poll):
 		}
@@ -236,13 +247,15 @@ func (d *Deployer) waitSettled(ctx context.Context, name string) (*Stack, error)
 
 // waitFailure turns a waiter error into an error that names the stack status
 // and the first failed resource event.
-func (d *Deployer) waitFailure(ctx context.Context, name string, err error, hint string) error {
+func (d *Deployer) waitFailure(ctx context.Context, name string, err error,
+	hint string) error {
 	st, derr := d.Describe(ctx, name)
 	if derr != nil || st == nil {
 		return fmt.Errorf("waiting for stack %q: %w", name, err)
 	}
 	if isInProgress(st.Status) {
-		return fmt.Errorf("stack %q still %s: %w; wait and run the command again", name, st.Status, err)
+		return fmt.Errorf("stack %q still %s: %w; wait and run the command again",
+			name, st.Status, err)
 	}
 	return d.failure(ctx, st, hint)
 }
@@ -268,7 +281,8 @@ func (d *Deployer) failure(ctx context.Context, st *Stack, hint string) error {
 // firstFailedEvent returns the oldest *_FAILED event of the stack's latest
 // operation. Events come newest first, and an operation starts with a stack
 // event whose reason is "User Initiated".
-func (d *Deployer) firstFailedEvent(ctx context.Context, name string) (*types.StackEvent, error) {
+func (d *Deployer) firstFailedEvent(ctx context.Context,
+	name string) (*types.StackEvent, error) {
 	var first *types.StackEvent
 	pages := cloudformation.NewDescribeStackEventsPaginator(d.Client,
 		&cloudformation.DescribeStackEventsInput{StackName: aws.String(name)})

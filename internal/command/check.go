@@ -92,6 +92,13 @@ func statusCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	again, err := stamp.Reprovision(stateDir)
+	if err != nil {
+		return err
+	}
+	if again {
+		fmt.Fprintln(stderr, "reprovisioning requested: the next run replaces this identity")
+	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -120,7 +127,11 @@ func reprovisionCommand(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err := stamp.MarkReprovision(stateDir); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "device marked for reprovisioning; the current identity stays in force until the new one is installed")
+	if _, err := stamp.Check(stateDir); err != nil {
+		fmt.Fprintln(stdout, "the device is not provisioned yet; the next run provisions it")
+	} else {
+		fmt.Fprintln(stdout, "device marked for reprovisioning; the current identity stays in force until the new one is installed")
+	}
 	fmt.Fprintln(stdout, "run: systemctl start ggl.gg_fleetprovisioning.service")
 	return nil
 }

@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // Exit codes shared with the systemd unit, which sets RestartPreventExitStatus=78.
@@ -48,14 +50,43 @@ func subcommands() []subcommand {
 	}
 }
 
-// Main runs the command line args and returns the process exit code.
+// Main runs the command line args and returns the process exit code. After
+// SIGTERM or SIGINT it stops the work, then ends the process with that
+// signal, which systemd counts as a clean stop, not a failure.
 func Main(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	stopped := make(chan syscall.Signal, 1)
+	go func() {
+		sig := (<-signals).(syscall.Signal)
+		stopped <- sig
+		cancel()
+	}()
 
+	code := dispatch(ctx, args, stdout, stderr)
+	signal.Stop(signals)
+	select {
+	case sig := <-stopped:
+		signal.Reset(sig)
+		syscall.Kill(os.Getpid(), sig)
+		// Delivery is asynchronous; the exit code is only a fallback.
+		time.Sleep(time.Second)
+		return 128 + int(sig)
+	default:
+		return code
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name := "run"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		name, args = args[0], args[1:]
+	} else if len(args) == 1 && isHelp(args[0]) {
+		// A bare --help lists the commands; "run --help" lists run's flags.
+		printUsage(stdout)
+		return exitOK
 	}
 	if name == "help" {
 		printUsage(stdout)
@@ -70,6 +101,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "ggl-fleetd: unknown command %q\n", name)
 	printUsage(stderr)
 	return exitUsage
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
 }
 
 func printUsage(w io.Writer) {
@@ -101,6 +136,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "ggl-fleetd %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		fs.Usage()
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}

@@ -188,3 +188,22 @@ func TestHelpListsDefaults(t *testing.T) {
 		})
 	}
 }
+
+func TestBareHelpListsCommands(t *testing.T) {
+	code, stdout, _ := runMain(t, "--help")
+	if code != exitOK {
+		t.Fatalf("--help exited %d; want 0", code)
+	}
+	for _, sc := range subcommands() {
+		if !strings.Contains(stdout, "  "+sc.name+" ") {
+			t.Errorf("--help does not list command %q:\n%s", sc.name, stdout)
+		}
+	}
+}
+
+func TestUnexpectedArgumentNamed(t *testing.T) {
+	_, _, stderr := runMain(t, "run", "extra-arg")
+	if !strings.Contains(stderr, `unexpected argument "extra-arg"`) {
+		t.Errorf("stderr does not name the unexpected argument:\n%s", stderr)
+	}
+}

@@ -105,7 +105,11 @@ func printIdentity(w io.Writer, r identityReport) {
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "skipped:   %s: %s\n", s.Source, s.Reason)
 	}
-	if r.Stored != nil {
+	switch {
+	case r.Stored != nil:
 		fmt.Fprintf(w, "stored:    %s (from %s); provisioning uses this one\n", r.Stored.ID, r.Stored.Source)
+	case r.Source == identity.SourceGenerated:
+		fmt.Fprintln(w, "note:      a generated ID is random on each probe and not stored here;")
+		fmt.Fprintln(w, "           the first run generates one and keeps it")
 	}
 }

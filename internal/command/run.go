@@ -35,6 +35,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer log.Sync()
 	o.Log = log
 	o.Notifier = notify.New(log)
+	daemon.Version = version
 
 	err = daemon.Run(ctx, o)
 	if err != nil && ctx.Err() != nil {

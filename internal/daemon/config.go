@@ -2,12 +2,14 @@ package daemon
 
 import (
 	"fmt"
+	"os"
 
 	"go.uber.org/zap"
 
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/atomicfile"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/install"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/stamp"
 )
 
 // planConfig computes the configuration that points Greengrass Lite at the
@@ -69,4 +71,33 @@ func applyConfig(edits *ggconfig.Plan, log *zap.Logger) error {
 			zap.String("key", c.Key), zap.String("old", c.Old), zap.String("new", c.New))
 	}
 	return nil
+}
+
+// restoreConfig writes the stamp's identity into the configuration again
+// when the configuration no longer names it, as after an image update that
+// ships the original drop-in, and marks the units for a restart. Without it
+// a valid stamp would keep the daemon idle while Greengrass Lite runs with
+// an empty thing name.
+func restoreConfig(cfg *ggconfig.Config, st stamp.Stamp, stateDir string, log *zap.Logger) error {
+	sys := cfg.System
+	if sys.ThingName == st.ThingName && sys.CertificateFilePath == st.CertificatePath &&
+		sys.PrivateKeyPath == st.KeyPath {
+		return nil
+	}
+	log.Warn("configuration no longer names the provisioned identity; writing it again",
+		zap.String("thing-name", st.ThingName), zap.String("configured-thing-name", sys.ThingName))
+
+	rootCA := cfg.Fleet.DeviceRootCAPath
+	if _, err := os.Stat(rootCA); err != nil {
+		rootCA = ""
+	}
+	values := configValues(cfg, st.ThingName, st.KeyPath, st.CertificatePath, rootCA)
+	edits, err := cfg.Plan(values, ggconfig.DefaultDropIn)
+	if err != nil {
+		return fmt.Errorf("%w: restore configuration: %w", ErrLocal, err)
+	}
+	if err := markRestartPending(stateDir); err != nil {
+		return fmt.Errorf("write restart marker: %w", err)
+	}
+	return applyConfig(edits, log)
 }

@@ -20,6 +20,13 @@ import (
 // state directory, say) that restarting the daemon cannot fix.
 var ErrLocal = errors.New("local error")
 
+// localError marks err as local without changing its message.
+type localError struct{ err error }
+
+func (e localError) Error() string        { return e.err.Error() }
+func (e localError) Unwrap() error        { return e.err }
+func (e localError) Is(target error) bool { return target == ErrLocal }
+
 // Options are the inputs of one run, taken from the command line.
 type Options struct {
 	ConfigPath string // config.yaml; config.d/ beside it is read too
@@ -41,6 +48,12 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
+	unlock, err := lockStateDir(o.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
 	o.Notifier.Status("working out the device ID")
 	id, err := identity.Resolve(newProber(cfg, o), o.StateDir)
 	if err != nil {
@@ -61,11 +74,12 @@ func Run(ctx context.Context, o Options) error {
 
 // LoadConfig loads and validates the configuration and logs the keys that
 // ggl-fleetd does not know, since a misspelt key silently falls back to its
-// default.
+// default. Every error is local (ErrLocal): a missing or unreadable file
+// does not fix itself on a restart.
 func LoadConfig(path string, log *zap.Logger) (*ggconfig.Config, error) {
 	cfg, err := ggconfig.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, localError{err}
 	}
 	for _, u := range cfg.Unknown {
 		log.Warn("unknown configuration key ignored",
@@ -104,6 +118,9 @@ func finishIfProvisioned(ctx context.Context, cfg *ggconfig.Config, o Options, l
 	}
 	log.Info("device already provisioned", zap.String("thing-name", st.ThingName))
 
+	if err := restoreConfig(cfg, st, o.StateDir, log); err != nil {
+		return true, err
+	}
 	// A run cut short after the stamp may have left the claim credentials.
 	if err := removeClaim(cfg, log); err != nil {
 		return true, err

@@ -27,7 +27,7 @@ func provisionOptions(cfg *ggconfig.Config, id identity.Result, o Options, log *
 		ClientID:       id.ID,
 		TemplateName:   f.TemplateName,
 		Params:         cfg.Params(id.ID),
-		CSRCommonName:  f.CSRCommonName,
+		CSRCommonName:  commonName(f.CSRCommonName, id.ID),
 		KeyType:        provision.KeyType(f.KeyType),
 		ProxyURL:       cfg.Nucleus.ProxyURL,
 		NoProxy:        cfg.Nucleus.NoProxy,
@@ -78,10 +78,19 @@ func provisionAndInstall(ctx context.Context, cfg *ggconfig.Config, id identity.
 		return fmt.Errorf("fleet provisioning: %w", err)
 	}
 	log = log.With(zap.String("thing-name", res.ThingName))
-	log.Info("thing registered", zap.String("certificate-id", res.CertificateID))
 
 	if err := installIdentity(ctx, cfg, id, res, o, log); err != nil {
 		return err
 	}
 	return restartUnits(ctx, cfg, o, log)
+}
+
+// commonName returns the CSR's subject CN: the configured one, else the
+// device ID cut to the 64 characters that X.509 allows in a CN. AWS IoT
+// does not read the CN, so a cut ID is harmless.
+func commonName(configured, deviceID string) string {
+	if configured != "" || len(deviceID) <= 64 {
+		return configured
+	}
+	return deviceID[:64]
 }

@@ -133,3 +133,37 @@ func TestReprovisionNewIdentity(t *testing.T) {
 		t.Errorf("fake has %d things; want 2 (old and new identity)", len(d.fake.Things()))
 	}
 }
+
+// TestConfigResetRestored ships the original drop-in again, as an image
+// update would: the valid stamp must put its identity back into the
+// configuration, without a new registration.
+func TestConfigResetRestored(t *testing.T) {
+	d := newDevice(t, fakeiot.Config{})
+	original, err := os.ReadFile(d.fix.FleetConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mustProvision()
+	st := d.stamp()
+	connects := d.fake.Stats().Connects
+
+	if err := os.WriteFile(d.fix.FleetConfigPath, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.config().System.ThingName; got != "" {
+		t.Fatalf("reset did not clear system.thingName: %q", got)
+	}
+	d.mustProvision()
+
+	cfg := d.config()
+	if cfg.System.ThingName != st.ThingName {
+		t.Errorf("system.thingName = %q; want the stamp's %q", cfg.System.ThingName, st.ThingName)
+	}
+	if cfg.System.CertificateFilePath != st.CertificatePath {
+		t.Errorf("system.certificateFilePath = %q; want %q", cfg.System.CertificateFilePath, st.CertificatePath)
+	}
+	d.identityInForce()
+	if got := d.fake.Stats().Connects; got != connects {
+		t.Errorf("restoring the configuration made %d connections; want none", got-connects)
+	}
+}

@@ -71,6 +71,9 @@ func (d *device) identityInForce() *x509.Certificate {
 	return cert
 }
 
+// emptyByDesign are the state files whose presence, not content, matters.
+var emptyByDesign = map[string]bool{"restart-pending": true, stamp.MarkerName: true, "run.lock": true}
+
 // checkFilesWhole fails on a zero-byte file, a temporary file left behind,
 // or a certificate without the key it belongs to in the credentials folder.
 func (d *device) checkFilesWhole() {
@@ -86,7 +89,7 @@ func (d *device) checkFilesWhole() {
 			if strings.HasPrefix(e.Name(), ".") {
 				d.t.Errorf("temporary file %q left behind", name)
 			}
-			if info.Size() == 0 && e.Name() != "restart-pending" && e.Name() != stamp.MarkerName {
+			if info.Size() == 0 && !emptyByDesign[e.Name()] {
 				d.t.Errorf("zero-byte file %q", name)
 			}
 		}

@@ -16,8 +16,9 @@ FUZZTIME     ?= 30s
 
 all: build
 
+# CGO_ENABLED=0 gives static binaries that run on any device libc.
 build:
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/ggl-fleetd ./cmd/ggl-fleet-setup ./cmd/fakeiot
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/ggl-fleetd ./cmd/ggl-fleet-setup ./cmd/fakeiot
 
 test:
 	$(GO) vet ./...

@@ -38,7 +38,7 @@ func identityCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	var asJSON bool
 	p := &identity.Prober{Logger: zap.NewNop()}
 	fs := newFlagSet("identity", "identity [--sysfs-root DIR] [--state-dir DIR] [--config PATH] [--json]", stderr)
-	fs.StringVar(&p.Root, "sysfs-root", defaultSysfsRoot, "root `directory` under which sys/ and proc/ are read")
+	fs.StringVar(&p.Root, "sysfs-root", defaultSysfsRoot, "root `directory` under which sys/, proc/ and deviceIdFile are read")
 	fs.StringVar(&stateDir, "state-dir", defaultStateDir, "`directory` whose stored device ID is reported too")
 	fs.StringVar(&configPath, "config", defaultConfigPath, "Greengrass Lite `config.yaml` whose deviceIdSources and deviceIdFile apply, when it exists")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of text")

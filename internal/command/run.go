@@ -21,7 +21,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("run", "run [--config PATH] [--state-dir DIR] [--sysfs-root DIR] [--log-level LEVEL]", stderr)
 	fs.StringVar(&o.ConfigPath, "config", defaultConfigPath, "Greengrass Lite `config.yaml`; every *.yaml in config.d/ beside it is read too")
 	fs.StringVar(&o.StateDir, "state-dir", defaultStateDir, "`directory` that keeps the device ID, the stamp and the reprovision marker")
-	fs.StringVar(&o.SysfsRoot, "sysfs-root", defaultSysfsRoot, "root `directory` under which sys/ and proc/ are read for the device ID")
+	fs.StringVar(&o.SysfsRoot, "sysfs-root", defaultSysfsRoot, "root `directory` under which sys/, proc/ and deviceIdFile are read for the device ID")
 	fs.StringVar(&o.BusAddress, "bus-address", "", "D-Bus `address` used to restart units (default: the system bus, or DBUS_SYSTEM_BUS_ADDRESS)")
 	fs.TextVar(&level, "log-level", zapcore.InfoLevel, "log `level`: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {

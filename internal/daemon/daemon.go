@@ -31,7 +31,7 @@ func (e localError) Is(target error) bool { return target == ErrLocal }
 type Options struct {
 	ConfigPath string // config.yaml; config.d/ beside it is read too
 	StateDir   string // device ID, stamp and markers
-	SysfsRoot  string // root under which sys/ and proc/ are read
+	SysfsRoot  string // root under which sys/, proc/ and deviceIdFile are read
 	BusAddress string // D-Bus address; "" is the system bus
 	Log        *zap.Logger
 	Notifier   *notify.Notifier

@@ -104,8 +104,9 @@ func newClients(ctx context.Context, o *Options) (*clients, error) {
 
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, usageErrorf("load AWS configuration: %w; "+
-			"check --profile, AWS_PROFILE and ~/.aws/config", err)
+		return nil, usageErrorf(
+			"load AWS configuration: %w; check --profile, AWS_PROFILE and ~/.aws/config",
+			err)
 	}
 	if cfg.Region == "" {
 		return nil, usageErrorf("no AWS Region is set: pass --region, set AWS_REGION, " +
@@ -121,27 +122,24 @@ func newClients(ctx context.Context, o *Options) (*clients, error) {
 	}, nil
 }
 
-// errNoCredentials is the message for a default credential chain that
-// found no credentials. The SDK then falls back to the EC2 instance role,
-// and its error names instance metadata, which misleads on a workstation.
-const errNoCredentials = "no AWS credentials found; set AWS_PROFILE or " +
-	"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
-
 // checkCredentials retrieves the credentials once, so that a missing or
-// expired login fails before the first API call with a plain message.
+// expired login fails before the first API call with a plain message. A
+// default chain without credentials falls back to the EC2 instance role.
+// Its error names instance metadata, so that case gets its own message.
 func checkCredentials(ctx context.Context, cfg aws.Config) error {
-	if cfg.Credentials == nil {
-		return errors.New(errNoCredentials)
+	if cfg.Credentials != nil {
+		_, err := cfg.Credentials.Retrieve(ctx)
+		if err == nil {
+			return nil
+		}
+		if !aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
+			return fmt.Errorf(
+				"load AWS credentials: %w; check --profile and AWS_PROFILE, or run `aws sso login`",
+				err)
+		}
 	}
-	_, err := cfg.Credentials.Retrieve(ctx)
-	if err == nil {
-		return nil
-	}
-	if aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
-		return errors.New(errNoCredentials)
-	}
-	return fmt.Errorf("load AWS credentials: %w; check --profile and AWS_PROFILE, "+
-		"or run `aws sso login`", err)
+	return errors.New(
+		"no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`")
 }
 
 func (c *clients) deployer(o *Options, p *progress.Reporter) *stack.Deployer {

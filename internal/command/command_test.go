@@ -118,7 +118,9 @@ func TestCheckBrokenConfigs(t *testing.T) {
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no broken configurations found: %v", err)
 	}
-	place := regexp.MustCompile(`ggl-fleetd: \S+\.yaml:\d+: [A-Za-z0-9_.]+[:\s]`)
+	// file:line: then the dotted key of the setting, or "invalid YAML" for a
+	// file that does not parse.
+	place := regexp.MustCompile(`ggl-fleetd: config\.d/\S+\.yaml:\d+: ((services|system)\.[A-Za-z0-9_.]+: |invalid YAML)`)
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			code, _, stderr := runMain(t, "check", "--config", filepath.Join(dir, "config.yaml"))

@@ -313,12 +313,16 @@ func (p *motoProxy) serveDeleteStack(w http.ResponseWriter, r *http.Request, bod
 		p.copyResponse(w, status, header, respBody)
 		return
 	}
-	if nameErr != nil || !p.stackGone(stack) {
+	if !p.stackGone(stack) {
 		p.copyResponse(w, status, header, respBody)
 		return
 	}
 
-	if err := p.deleteIoTResources(named); err != nil {
+	err = nameErr
+	if err == nil {
+		err = p.deleteIoTResources(named)
+	}
+	if err != nil {
 		writeQueryError(w, "ProxyDeleteFailed", "moto left stack "+stack+
 			" partly deleted, and the proxy failed to finish: "+err.Error())
 		return
@@ -342,8 +346,9 @@ var iotNameProperty = map[string]string{
 }
 
 // stackIoTResources reads the stack's template from moto and returns its
-// AWS::IoT::Policy and AWS::IoT::RoleAlias resources with resolved names.
-// moto's ListStackResources has no physical IDs for them.
+// AWS::IoT::Policy and AWS::IoT::RoleAlias resources whose name is an
+// Fn::Sub, with the name resolved. moto deletes those with a literal name
+// itself, and its ListStackResources has no physical IDs for either.
 func (p *motoProxy) stackIoTResources(stack string) ([]iotResource, error) {
 	out, err := p.cfn.GetTemplate(context.Background(),
 		&cloudformation.GetTemplateInput{StackName: aws.String(stack)})
@@ -363,10 +368,11 @@ func (p *motoProxy) stackIoTResources(stack string) ([]iotResource, error) {
 	var named []iotResource
 	for id, res := range tpl.Resources {
 		key, ok := iotNameProperty[res.Type]
-		if !ok {
+		sub, isMap := res.Properties[key].(map[string]any)
+		if !ok || !isMap {
 			continue
 		}
-		name, err := resolveName(res.Properties[key], stack)
+		name, err := resolveSub(sub, stack)
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", id, err)
 		}
@@ -375,16 +381,13 @@ func (p *motoProxy) stackIoTResources(stack string) ([]iotResource, error) {
 	return named, nil
 }
 
-// resolveName resolves a literal name or an Fn::Sub that refers to
-// AWS::StackName only, which is all that the embedded template uses.
-func resolveName(v any, stack string) (string, error) {
-	if m, ok := v.(map[string]any); ok {
-		v = m["Fn::Sub"]
-	}
-	s, ok := v.(string)
+// resolveSub resolves an Fn::Sub that refers to AWS::StackName only, which
+// is all that the names in the embedded template use.
+func resolveSub(sub map[string]any, stack string) (string, error) {
+	s, ok := sub["Fn::Sub"].(string)
 	s = strings.ReplaceAll(s, "${AWS::StackName}", stack)
 	if !ok || s == "" || strings.Contains(s, "${") {
-		return "", fmt.Errorf("cannot resolve name %v", v)
+		return "", fmt.Errorf("cannot resolve name %v", sub)
 	}
 	return s, nil
 }

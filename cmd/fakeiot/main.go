@@ -40,6 +40,7 @@ type options struct {
 	template     string
 	registerRate float64
 	delayFirst   time.Duration
+	throttle     int
 }
 
 // errUsage marks an invalid command line (exit status 2).
@@ -65,12 +66,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		"RegisterThing requests per second before 429 ThrottlingException (0 = no limit)")
 	fs.DurationVar(&o.delayFirst, "delay-first", 0,
 		"delay the response to the first certificate creation request by this duration")
+	fs.IntVar(&o.throttle, "throttle-first", 0,
+		"answer the first N RegisterThing requests with 429 ThrottlingException")
 
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage
 	}
 	if o.dir == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: fakeiot --dir DIR [--listen 127.0.0.1:0] [--alpn] [--thing-prefix P] [--template NAME] [--register-rate R] [--delay-first DURATION]")
+		fmt.Fprintln(stderr, "usage: fakeiot --dir DIR [--listen 127.0.0.1:0] [--alpn] [--thing-prefix P] [--template NAME] [--register-rate R] [--delay-first DURATION] [--throttle-first N]")
 		return o, errUsage
 	}
 	for _, addr := range []string{o.listen, o.alpnListen} {
@@ -118,6 +121,9 @@ func serve(ctx context.Context, o options, log *zap.Logger, stdout io.Writer) er
 	if o.delayFirst > 0 {
 		s.Inject(fakeiot.OpCreateFromCSR, fakeiot.Delay(o.delayFirst))
 		s.Inject(fakeiot.OpCreateKeys, fakeiot.Delay(o.delayFirst))
+	}
+	for range o.throttle {
+		s.Inject(fakeiot.OpRegister, fakeiot.Reject(429, "ThrottlingException", "Rate exceeded"))
 	}
 
 	f, err := s.WriteFixture(o.dir)

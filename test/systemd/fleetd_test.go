@@ -38,7 +38,8 @@ var serviceProps = []string{
 func TestProvisioningUnit(t *testing.T) {
 	requireRoot(t)
 	bin := buildBinaries(t)
-	fake := startFake(t, bin, fakeDelay)
+	// The throttled first RegisterThing puts an ERROR_CODE in the journal.
+	fake := startFake(t, bin, fakeDelay, "--throttle-first", "1")
 
 	st := newStage(t)
 	st.addGreengrassUnits()
@@ -124,11 +125,11 @@ type fakeEndpoint struct {
 }
 
 // startFake starts cmd/fakeiot on 127.0.0.1, with its first response delayed
-// by delay unless that is 0, and waits until it is ready.
-func startFake(t *testing.T, bin string, delay time.Duration) *fakeEndpoint {
+// by delay unless that is 0 and the extra flags, and waits until it is ready.
+func startFake(t *testing.T, bin string, delay time.Duration, extra ...string) *fakeEndpoint {
 	t.Helper()
 	f := &fakeEndpoint{fixture: t.TempDir()}
-	args := []string{"--dir", f.fixture, "--listen", "127.0.0.1:0"}
+	args := append([]string{"--dir", f.fixture, "--listen", "127.0.0.1:0"}, extra...)
 	if delay > 0 {
 		args = append(args, "--delay-first", delay.String())
 	}
@@ -299,7 +300,7 @@ func provisionFirst(t *testing.T, sb *sandbox) stamp {
 	if s.ThingName == "" || s.CertificateID == "" {
 		t.Errorf("stamp = %+v; want a thing name and a certificate ID", s)
 	}
-	checkJournal(t, sb)
+	checkJournal(t, sb, s.ThingName)
 	checkInstalledKey(t, sb)
 	for _, unit := range standIns {
 		sb.waitUntil(unit, unitStateProps, func(p map[string]string) bool {
@@ -325,15 +326,23 @@ var hexPattern = regexp.MustCompile(`^[0-9a-f]+$`)
 
 // checkJournal prints the unit's journal with all fields and checks the
 // structured fields and the absence of secrets.
-func checkJournal(t *testing.T, sb *sandbox) {
+func checkJournal(t *testing.T, sb *sandbox, thingName string) {
 	t.Helper()
 	journal := sb.mustRun("journalctl", "--no-pager", "-o", "verbose", "-u", unitName)
 	t.Logf("journalctl -o verbose -u %s:\n%s", unitName, journal)
 
-	for _, field := range []string{"DEVICE_ID=", "DEVICE_ID_SOURCE=", "THING_NAME=", "ATTEMPT="} {
+	fields := []string{"DEVICE_ID=", "DEVICE_ID_SOURCE=", "THING_NAME=", "ATTEMPT=",
+		"ERROR_CODE=ThrottlingException", "STATUS_CODE=429"}
+	for _, field := range fields {
 		if !strings.Contains(journal, "\n    "+field) {
 			t.Errorf("journal of %s has no field %s", unitName, field)
 		}
+	}
+
+	// Operators find a device's entries by its thing name.
+	byThing := sb.mustRun("journalctl", "--no-pager", "-o", "cat", "-u", unitName, "THING_NAME="+thingName)
+	if !strings.Contains(byThing, "stamp written") {
+		t.Errorf("journalctl THING_NAME=%s lacks the stamp line:\n%s", thingName, byThing)
 	}
 	if strings.Contains(journal, "PRIVATE KEY") {
 		t.Errorf("journal of %s contains a PEM private key", unitName)

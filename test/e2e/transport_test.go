@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -46,19 +48,41 @@ func TestProvisionOverALPN(t *testing.T) {
 }
 
 // TestProvisionThroughProxy provisions through an HTTP CONNECT proxy on
-// loopback, named by https_proxy as on a device behind a corporate proxy.
+// loopback, named by https_proxy or by NucleusLite's networkProxy, as on a
+// device behind a corporate proxy.
 func TestProvisionThroughProxy(t *testing.T) {
-	d := newDevice(t, fakeiot.Config{})
-	proxy, tunnels := startConnectProxy(t)
+	for _, from := range []string{"environment", "configuration"} {
+		t.Run(from, func(t *testing.T) {
+			d := newDevice(t, fakeiot.Config{})
+			proxy, tunnels := startConnectProxy(t)
+			env := []string{"https_proxy=", "HTTPS_PROXY=", "no_proxy=", "NO_PROXY="}
+			if from == "environment" {
+				env[0] = "https_proxy=http://" + proxy
+			} else {
+				writeProxyDropIn(t, d, "http://"+proxy)
+			}
 
-	r := d.run([]string{"https_proxy=http://" + proxy, "HTTPS_PROXY=", "no_proxy=", "NO_PROXY="}, "run")
-	if r.code != 0 {
-		t.Fatalf("run through the proxy exited %d:\n%s", r.code, r.output)
+			r := d.run(env, "run")
+			if r.code != 0 {
+				t.Fatalf("run through the proxy exited %d:\n%s", r.code, r.output)
+			}
+			if got := tunnels.Load(); got != 2 {
+				t.Errorf("proxy opened %d tunnels; want 2 (claim and check)", got)
+			}
+			d.identityInForce()
+		})
 	}
-	if got := tunnels.Load(); got != 2 {
-		t.Errorf("proxy opened %d tunnels; want 2 (claim and check)", got)
+}
+
+// writeProxyDropIn sets NucleusLite's networkProxy.proxy.url.
+func writeProxyDropIn(t *testing.T, d *device, url string) {
+	t.Helper()
+	text := "services:\n  aws.greengrass.NucleusLite:\n    configuration:\n" +
+		"      networkProxy:\n        proxy:\n          url: \"" + url + "\"\n"
+	path := filepath.Join(d.fix.Dir, "config.d", "zz-proxy.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	d.identityInForce()
 }
 
 // startConnectProxy runs a minimal HTTP CONNECT proxy on loopback that

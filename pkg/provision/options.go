@@ -42,8 +42,8 @@ const (
 	DefaultRejectedMax     = time.Hour
 	DefaultMinReconnect    = 10 * time.Second
 	DefaultThrottleBase    = 500 * time.Millisecond
-	DefaultThrottleMax     = 8 * time.Second
-	DefaultThrottleRetries = 500
+	DefaultThrottleMax     = 2 * time.Second
+	DefaultThrottleRetries = 2000
 )
 
 // Keepalive bounds of AWS IoT Core, in seconds of the MQTT keep alive.
@@ -85,10 +85,12 @@ type RetryPolicy struct {
 	// sent again on the same connection; default 500 ms.
 	ThrottleBase time.Duration
 	// ThrottleMax caps the delay before a throttled request is sent again;
-	// default 8 s.
+	// default 2 s. While throttled, a device sends about 2/ThrottleMax
+	// requests per second; a larger cap sends fewer but leaves the rate
+	// limit unused for longer once few devices are left.
 	ThrottleMax time.Duration
 	// ThrottleRetries is the maximum number of times one request is sent
-	// again on one connection after throttling; default 500, about half an
+	// again on one connection after throttling; default 2000, about half an
 	// hour at the default ThrottleMax.
 	ThrottleRetries int
 	Rand            backoff.Rand // jitter source; nil uses math/rand/v2

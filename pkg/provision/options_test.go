@@ -97,8 +97,8 @@ func TestOptionsDefaults(t *testing.T) {
 		{"MinReconnect", o.Retry.MinReconnect, 10 * time.Second},
 		{"MaxAttempts", o.Retry.MaxAttempts, 0},
 		{"ThrottleBase", o.Retry.ThrottleBase, 500 * time.Millisecond},
-		{"ThrottleMax", o.Retry.ThrottleMax, 8 * time.Second},
-		{"ThrottleRetries", o.Retry.ThrottleRetries, 500},
+		{"ThrottleMax", o.Retry.ThrottleMax, 2 * time.Second},
+		{"ThrottleRetries", o.Retry.ThrottleRetries, 2000},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

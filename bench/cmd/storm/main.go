@@ -4,7 +4,7 @@
 // has its own device ID, key and TLS connection and runs provision.Run with
 // the options that ggl-fleetd derives from its configuration. It reports how
 // long the whole fleet took, the achieved registration rate as a share of R,
-// per-device times, retries and throttled requests.
+// per-device times, retries, throttled requests and the certificates issued.
 package main
 
 import (
@@ -51,6 +51,10 @@ func main() {
 		"RetryPolicy.TransientMax: transient backoff cap (0 = retryMaxDelay's default)")
 	flag.DurationVar(&c.policy.MinReconnect, "min-reconnect", 0,
 		"RetryPolicy.MinReconnect: least time between two connects of one client ID (0 = the default)")
+	flag.DurationVar(&c.policy.ThrottleBase, "throttle-base", 0,
+		"RetryPolicy.ThrottleBase: first backoff ceiling before a throttled request is sent again (0 = the default)")
+	flag.DurationVar(&c.policy.ThrottleMax, "throttle-max", 0,
+		"RetryPolicy.ThrottleMax: backoff cap before a throttled request is sent again (0 = the default)")
 	flag.Parse()
 
 	c.label = policyLabel(c.policy)
@@ -65,10 +69,13 @@ func policyLabel(p provision.RetryPolicy) string {
 	if p == (provision.RetryPolicy{}) {
 		return "default retry policy"
 	}
-	return fmt.Sprintf("retry policy base=%v transient-max=%v min-reconnect=%v",
+	return fmt.Sprintf("retry policy base=%v transient-max=%v min-reconnect=%v "+
+		"throttle-base=%v throttle-max=%v",
 		orDefault(p.Base, provision.DefaultBase),
 		orDefault(p.TransientMax, provision.DefaultTransientMax),
-		orDefault(p.MinReconnect, provision.DefaultMinReconnect))
+		orDefault(p.MinReconnect, provision.DefaultMinReconnect),
+		orDefault(p.ThrottleBase, provision.DefaultThrottleBase),
+		orDefault(p.ThrottleMax, provision.DefaultThrottleMax))
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -109,7 +116,9 @@ func run(c config) error {
 	}
 
 	outcomes, total := storm(c, cfg)
-	return report(c, outcomes, total, srv.Stats())
+	// Every certificate but the claim certificate was issued in the storm.
+	issued := len(srv.Certificates()) - 1
+	return report(c, outcomes, total, srv.Stats(), issued)
 }
 
 // raiseFileLimit raises the soft limit of open files to want, or to the
@@ -137,7 +146,8 @@ func raiseFileLimit(want uint64) error {
 // outcome is the result of one device.
 type outcome struct {
 	elapsed    time.Duration
-	retries    int
+	retries    int           // failed attempts
+	resends    int           // throttled requests sent again on the same connection
 	connected  time.Duration // from the start to the first SUBSCRIBE
 	registered time.Duration // from the start to the first RegisterThing
 	err        error
@@ -172,7 +182,7 @@ func deviceID(i int) string {
 }
 
 // provisionDevice runs the provisioning client of one device and counts its
-// retries from the progress events.
+// failed attempts and throttled resends from the progress events.
 func provisionDevice(ctx context.Context, c config, cfg *ggconfig.Config,
 	id string) outcome {
 	var o outcome
@@ -182,6 +192,8 @@ func provisionDevice(ctx context.Context, c config, cfg *ggconfig.Config,
 		switch {
 		case ev.Step == provision.StepWaiting:
 			o.retries++
+		case throttledSteps[ev.Step]:
+			o.resends++
 		case ev.Step == provision.StepSubscribing && o.connected == 0:
 			o.connected = time.Since(began)
 		case ev.Step == provision.StepRegistering && o.registered == 0:
@@ -192,6 +204,14 @@ func provisionDevice(ctx context.Context, c config, cfg *ggconfig.Config,
 	_, o.err = provision.Run(ctx, opts)
 	o.elapsed = time.Since(began)
 	return o
+}
+
+// throttledSteps are the progress steps of a throttled request that waits to
+// be sent again on the same connection.
+var throttledSteps = map[string]bool{
+	provision.StepThrottledCreateCSR:  true,
+	provision.StepThrottledCreateKeys: true,
+	provision.StepThrottledRegister:   true,
 }
 
 // provisionOptions maps the configuration and a device ID onto the options
@@ -222,67 +242,94 @@ func provisionOptions(cfg *ggconfig.Config, id string,
 			RejectedMax:  f.RejectedRetryMaxDelay,
 			MaxAttempts:  f.MaxAttempts,
 			MinReconnect: policy.MinReconnect,
+			ThrottleBase: policy.ThrottleBase,
+			ThrottleMax:  policy.ThrottleMax,
 		},
 	}
 }
 
-// report prints the figures of the storm and its result lines.
-func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats) error {
-	var times, connected, registered sample.Durations
-	var retries, maxRetries, failures int
+// summary is the storm's figures over the devices that succeeded.
+type summary struct {
+	times, connected, registered sample.Durations
+	retries, maxRetries          int
+	resends, maxResends          int
+	failures                     int
+}
+
+func summarize(outcomes []outcome) summary {
+	var m summary
 	for _, o := range outcomes {
 		if o.err != nil {
-			failures++
+			m.failures++
 			fmt.Fprintf(os.Stderr, "device failed after %s: %v\n",
 				sample.Millis(o.elapsed), o.err)
 			continue
 		}
-		times = append(times, o.elapsed)
-		connected = append(connected, o.connected)
-		registered = append(registered, o.registered)
-		retries += o.retries
-		maxRetries = max(maxRetries, o.retries)
+		m.times = append(m.times, o.elapsed)
+		m.connected = append(m.connected, o.connected)
+		m.registered = append(m.registered, o.registered)
+		m.retries += o.retries
+		m.maxRetries = max(m.maxRetries, o.retries)
+		m.resends += o.resends
+		m.maxResends = max(m.maxResends, o.resends)
 	}
+	return m
+}
 
+// report prints the figures of the storm and its result lines. issued is
+// the number of device certificates the fake issued.
+func report(c config, outcomes []outcome, total time.Duration, st fakeiot.Stats,
+	issued int) error {
+	m := summarize(outcomes)
 	n := len(outcomes)
+	done := n - m.failures
 	ideal := time.Duration(float64(n) / c.rate * float64(time.Second))
-	rate := float64(n-failures) / total.Seconds()
-	fmt.Printf("storm, %s: %d devices, RegisterThing limit %.0f/s, "+
-		"one CONNECT per %v per client ID\n", c.label, n, c.rate, c.connectInterval)
+	rate := float64(done) / total.Seconds()
 	// The window from the first RegisterThing leaves out the start, when
 	// the devices' keys and TLS handshakes and the fake share the CPU.
-	window := total - registered.Percentile(0)
-	windowRate := float64(n-failures) / window.Seconds()
+	window := total - m.registered.Percentile(0)
+	windowRate := float64(done) / window.Seconds()
+	perDevice := func(count int) float64 { return float64(count) / float64(max(done, 1)) }
+
+	fmt.Printf("storm, %s: %d devices, RegisterThing limit %.0f/s, "+
+		"one CONNECT per %v per client ID\n", c.label, n, c.rate, c.connectInterval)
 	fmt.Printf("  all done after %.1f s (ideal N/R %.1f s); achieved %.1f/s = %.0f%% of R; "+
 		"%.0f%% of R from the first RegisterThing\n",
 		total.Seconds(), ideal.Seconds(), rate, 100*rate/c.rate, 100*windowRate/c.rate)
 	fmt.Printf("  per device: p50 %.1f s, p99 %.1f s, max %.1f s\n",
-		times.Median().Seconds(), times.Percentile(99).Seconds(), times.Max().Seconds())
-	fmt.Printf("  retries per device: mean %.2f, max %d; throttled RegisterThing %d; "+
-		"refused CONNECTs %d; failures %d\n",
-		float64(retries)/float64(max(n-failures, 1)), maxRetries, st.Throttled,
-		st.ConnectRejections, failures)
-
+		m.times.Median().Seconds(), m.times.Percentile(99).Seconds(),
+		m.times.Max().Seconds())
+	fmt.Printf("  failed attempts per device: mean %.2f, max %d; throttled requests "+
+		"sent again on the same connection per device: mean %.2f, max %d\n",
+		perDevice(m.retries), m.maxRetries, perDevice(m.resends), m.maxResends)
+	fmt.Printf("  RegisterThing requests %d, throttled %d; rejected responses %d; "+
+		"certificates issued %d (%d unused); refused CONNECTs %d; failures %d\n",
+		st.Requests[fakeiot.OpRegister], st.Throttled, st.Rejections, issued,
+		issued-done, st.ConnectRejections, m.failures)
 	fmt.Printf("  first claim connection up after: p50 %.1f s, max %.1f s; "+
 		"first RegisterThing sent after: p50 %.1f s, max %.1f s\n",
-		connected.Median().Seconds(), connected.Max().Seconds(),
-		registered.Median().Seconds(), registered.Max().Seconds())
+		m.connected.Median().Seconds(), m.connected.Max().Seconds(),
+		m.registered.Median().Seconds(), m.registered.Max().Seconds())
 	fmt.Printf("  devices done per second since the start: %s\n", timeline(outcomes))
 	fmt.Printf("  CPU time of this process (devices and fake): %s\n", cpuTime())
 
 	name := fmt.Sprintf("storm N=%d R=%.0f/s, %s", n, c.rate, c.label)
 	sample.Result(os.Stdout, name+": provisioned",
-		fmt.Sprintf("%d of %d in %.1f s", n-failures, n, total.Seconds()),
-		"all", sample.Met(failures == 0))
+		fmt.Sprintf("%d of %d in %.1f s", done, n, total.Seconds()),
+		"all", sample.Met(m.failures == 0))
 	sample.Result(os.Stdout, name+": achieved rate",
 		fmt.Sprintf("%.0f%% of R (%.0f%% from the first RegisterThing)",
 			100*rate/c.rate, 100*windowRate/c.rate),
 		fmt.Sprintf(">= %.0f%%", 100*minRateShare), sample.Met(rate >= minRateShare*c.rate))
 	sample.Result(os.Stdout, name+": slowest device",
-		fmt.Sprintf("%.1f s (p50 %.1f s, p99 %.1f s)", times.Max().Seconds(),
-			times.Median().Seconds(), times.Percentile(99).Seconds()),
+		fmt.Sprintf("%.1f s (p50 %.1f s, p99 %.1f s)", m.times.Max().Seconds(),
+			m.times.Median().Seconds(), m.times.Percentile(99).Seconds()),
 		fmt.Sprintf("<= %.0f s (3 N/R)", maxWaitRatio*ideal.Seconds()),
-		sample.Met(failures == 0 && times.Max() <= time.Duration(maxWaitRatio*float64(ideal))))
+		sample.Met(m.failures == 0 &&
+			m.times.Max() <= time.Duration(maxWaitRatio*float64(ideal))))
+	sample.Result(os.Stdout, name+": certificates issued",
+		fmt.Sprintf("%d for %d devices", issued, done), "one per device",
+		sample.Met(issued == done))
 	return nil
 }
 

@@ -85,13 +85,13 @@ type RetryPolicy struct {
 	// sent again on the same connection; default 500 ms.
 	ThrottleBase time.Duration
 	// ThrottleMax caps the delay before a throttled request is sent again;
-	// default 2 s. While throttled, a device sends about 2/ThrottleMax
-	// requests per second; a larger cap sends fewer but leaves the rate
-	// limit unused for longer once few devices are left.
+	// default 2 s. A throttled device sends about 2/ThrottleMax requests per
+	// second. A larger cap sends fewer, but leaves the rate limit unused
+	// for longer once few devices are left.
 	ThrottleMax time.Duration
 	// ThrottleRetries is the maximum number of times one request is sent
-	// again on one connection after throttling; default 2000, about half an
-	// hour at the default ThrottleMax.
+	// again on one connection after throttling. The default of 2000 lasts
+	// about half an hour at the default ThrottleMax.
 	ThrottleRetries int
 	Rand            backoff.Rand // jitter source; nil uses math/rand/v2
 	Clock           Clock        // nil uses the system clock

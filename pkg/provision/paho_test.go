@@ -52,7 +52,7 @@ func TestConnectReceiveMaximum(t *testing.T) {
 }
 
 // acceptConnect accepts one connection, sends its CONNECT packet to
-// connects, answers with a successful CONNACK and reads until the client
+// connects, replies with a successful CONNACK and reads until the client
 // closes the connection.
 func acceptConnect(ln net.Listener, connects chan<- *packets.Connect) {
 	conn, err := ln.Accept()

@@ -9,12 +9,15 @@ import (
 
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/identity"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/notify"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/provision"
 )
 
-// provisionOptions maps the configuration and the device ID onto the options
-// of the provisioning client.
-func provisionOptions(cfg *ggconfig.Config, id identity.Result, o Options, log *zap.Logger) provision.Options {
+// ProvisionOptions maps the configuration and the device ID onto the
+// options of the provisioning client, with progress sent to n as systemd
+// status lines and n's watchdog kept alive. Benchmarks use it to run the
+// client exactly as the daemon does.
+func ProvisionOptions(cfg *ggconfig.Config, deviceID string, n *notify.Notifier, log *zap.Logger) provision.Options {
 	f := cfg.Fleet
 	return provision.Options{
 		Endpoint:       cfg.DataEndpoint(),
@@ -24,10 +27,10 @@ func provisionOptions(cfg *ggconfig.Config, id identity.Result, o Options, log *
 		UseSystemRoots: f.UseSystemRoots,
 		ClaimCertPath:  f.ClaimCertPath,
 		ClaimKeyPath:   f.ClaimKeyPath,
-		ClientID:       id.ID,
+		ClientID:       deviceID,
 		TemplateName:   f.TemplateName,
-		Params:         cfg.Params(id.ID),
-		CSRCommonName:  commonName(f.CSRCommonName, id.ID),
+		Params:         cfg.Params(deviceID),
+		CSRCommonName:  commonName(f.CSRCommonName, deviceID),
 		KeyType:        provision.KeyType(f.KeyType),
 		ProxyURL:       cfg.Nucleus.ProxyURL,
 		NoProxy:        cfg.Nucleus.NoProxy,
@@ -39,17 +42,9 @@ func provisionOptions(cfg *ggconfig.Config, id identity.Result, o Options, log *
 			MaxAttempts:  f.MaxAttempts,
 		},
 		Logger:        log,
-		Progress:      progressReporter(o, log),
-		Alive:         o.Notifier.Alive,
-		AliveInterval: o.Notifier.AliveInterval(),
-	}
-}
-
-// progressReporter turns each provisioning step into a systemd status line,
-// so that `systemctl status` shows what the daemon waits for.
-func progressReporter(o Options, log *zap.Logger) func(provision.Event) {
-	return func(ev provision.Event) {
-		o.Notifier.Status(statusLine(ev))
+		Progress:      func(ev provision.Event) { n.Status(statusLine(ev)) },
+		Alive:         n.Alive,
+		AliveInterval: n.AliveInterval(),
 	}
 }
 
@@ -73,7 +68,7 @@ func provisionAndInstall(ctx context.Context, cfg *ggconfig.Config, id identity.
 		zap.String("template", cfg.Fleet.TemplateName),
 		zap.String("endpoint", cfg.DataEndpoint()))
 
-	res, err := provision.Run(ctx, provisionOptions(cfg, id, o, log))
+	res, err := provision.Run(ctx, ProvisionOptions(cfg, id.ID, o.Notifier, log))
 	if err != nil {
 		return fmt.Errorf("fleet provisioning: %w", err)
 	}

@@ -16,9 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/ggl-fleetd/ggl-fleetd/bench/internal/sample"
+	"github.com/ggl-fleetd/ggl-fleetd/internal/daemon"
 	"github.com/ggl-fleetd/ggl-fleetd/internal/fakeiot"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/notify"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/provision"
 )
 
@@ -215,37 +219,19 @@ var throttledSteps = map[string]bool{
 }
 
 // provisionOptions maps the configuration and a device ID onto the options
-// of the provisioning client as internal/daemon does, with a silent logger
-// and no watchdog. Non-zero fields of policy override the retry defaults.
+// of the provisioning client with the daemon's own mapping, with a silent
+// logger and no systemd. Non-zero fields of policy override the retry
+// defaults.
 func provisionOptions(cfg *ggconfig.Config, id string,
 	policy provision.RetryPolicy) provision.Options {
-	f := cfg.Fleet
-	return provision.Options{
-		Endpoint:        cfg.DataEndpoint(),
-		Port:            f.MQTTPort,
-		ALPN:            f.ALPN,
-		RootCAPath:      f.RootCAPath,
-		UseSystemRoots:  f.UseSystemRoots,
-		ClaimCertPath:   f.ClaimCertPath,
-		ClaimKeyPath:    f.ClaimKeyPath,
-		ClientID:        id,
-		TemplateName:    f.TemplateName,
-		Params:          cfg.Params(id),
-		CSRCommonName:   f.CSRCommonName,
-		KeyType:         provision.KeyType(f.KeyType),
-		ProxyURL:        cfg.Nucleus.ProxyURL,
-		NoProxy:         cfg.Nucleus.NoProxy,
-		ResponseTimeout: f.ResponseTimeout,
-		Retry: provision.RetryPolicy{
-			Base:         policy.Base,
-			TransientMax: orDefault(policy.TransientMax, f.RetryMaxDelay),
-			RejectedMax:  f.RejectedRetryMaxDelay,
-			MaxAttempts:  f.MaxAttempts,
-			MinReconnect: policy.MinReconnect,
-			ThrottleBase: policy.ThrottleBase,
-			ThrottleMax:  policy.ThrottleMax,
-		},
-	}
+	opts := daemon.ProvisionOptions(cfg, id, notify.New(zap.NewNop()), zap.NewNop())
+	r := &opts.Retry
+	r.Base = policy.Base
+	r.TransientMax = orDefault(policy.TransientMax, r.TransientMax)
+	r.MinReconnect = policy.MinReconnect
+	r.ThrottleBase = policy.ThrottleBase
+	r.ThrottleMax = policy.ThrottleMax
+	return opts
 }
 
 // summary is the storm's figures over the devices that succeeded.

@@ -37,7 +37,7 @@ type Options struct {
 	Notifier   *notify.Notifier
 }
 
-// Run provisions the device unless a valid stamp says it already is, and
+// Run provisions the device unless a valid stamp shows it already is, and
 // returns nil once the device has a working identity of its own.
 func Run(ctx context.Context, o Options) error {
 	defer o.Notifier.Stopping()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,7 +51,8 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 	fmt.Fprintf(stdout, "configuration: valid (files: %d)\n", len(cfg.Files))
 	for _, u := range cfg.Unknown {
-		fmt.Fprintf(stdout, "warning: %s:%d: %s is not a setting of ggl-fleetd and is ignored\n", u.File, u.Line, u.Key)
+		fmt.Fprintf(stdout, "warning: %s:%d: %s is not a setting of ggl-fleetd and is ignored\n",
+			daemon.ConfigRelative(cfg, u.File), u.Line, u.Key)
 	}
 	if f.MQTTPort == 443 && !f.ALPN {
 		fmt.Fprintln(stdout, "warning: mqttPort is 443 with mqttAlpn false; AWS IoT accepts MQTT with client certificates on port 443 only with ALPN x-amzn-mqtt-ca")
@@ -99,6 +101,9 @@ func statusCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if again {
 		fmt.Fprintln(stderr, "reprovisioning requested: the next run replaces this identity")
 	}
+	if _, err := os.Stat(filepath.Join(stateDir, daemon.RestartPendingFile)); err == nil {
+		fmt.Fprintln(stderr, "the Greengrass Lite units have not been restarted since provisioning; the next run restarts them")
+	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -109,30 +114,79 @@ func statusCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func reprovisionCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var stateDir string
-	var newIdentity bool
-	fs := newFlagSet("reprovision", "reprovision [--state-dir DIR] [--new-identity]", stderr)
+	var stateDir, configPath string
+	var newIdentity, cancel bool
+	fs := newFlagSet("reprovision", "reprovision [--state-dir DIR] [--config PATH] [--new-identity | --cancel]", stderr)
 	fs.StringVar(&stateDir, "state-dir", defaultStateDir, "`directory` that keeps the device ID and the stamp")
+	fs.StringVar(&configPath, "config", defaultConfigPath, "Greengrass Lite `config.yaml`, to check that the claim credentials are still there")
 	fs.BoolVar(&newIdentity, "new-identity", false, "also discard the stored device ID, so the next run works it out again")
+	fs.BoolVar(&cancel, "cancel", false, "withdraw a reprovisioning request that has not run yet")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if newIdentity && cancel {
+		return fmt.Errorf("%w: --new-identity and --cancel exclude each other", errUsage)
+	}
 
+	// A mistyped --state-dir must not create a folder the daemon never reads.
+	if info, err := os.Stat(stateDir); err != nil || !info.IsDir() {
+		return fmt.Errorf("state directory %q not found; pass the --state-dir the daemon uses", stateDir)
+	}
+	unlock, err := daemon.LockStateDir(stateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	if cancel {
+		return cancelReprovision(stateDir, stdout)
+	}
+	if _, err := stamp.Check(stateDir); err != nil {
+		fmt.Fprintln(stdout, "the device is not provisioned yet; the next run provisions it")
+		return nil
+	}
+	if err := checkClaimPresent(configPath); err != nil {
+		return err
+	}
+	return markReprovision(stateDir, newIdentity, stdout)
+}
+
+// checkClaimPresent stops a reprovisioning that could not succeed, because
+// removeClaimCredentials deleted the claim after the first provisioning.
+func checkClaimPresent(configPath string) error {
+	cfg, err := daemon.LoadConfig(configPath, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	for _, path := range []string{cfg.Fleet.ClaimCertPath, cfg.Fleet.ClaimKeyPath} {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%w: claim file %q is missing (removeClaimCredentials deletes the claim after provisioning); "+
+				"install a claim certificate and key first, then reprovision", errConfig, path)
+		}
+	}
+	return nil
+}
+
+func markReprovision(stateDir string, newIdentity bool, stdout io.Writer) error {
+	if err := stamp.MarkReprovision(stateDir); err != nil {
+		return err
+	}
 	if newIdentity {
 		if err := identity.Discard(stateDir); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "stored device ID discarded")
 	}
-	if err := stamp.MarkReprovision(stateDir); err != nil {
+	fmt.Fprintln(stdout, "device marked for reprovisioning; the current identity stays in force until the new one is installed")
+	fmt.Fprintln(stdout, "run: systemctl start ggl.gg_fleetprovisioning.service")
+	return nil
+}
+
+func cancelReprovision(stateDir string, stdout io.Writer) error {
+	if err := stamp.ClearReprovision(stateDir); err != nil {
 		return err
 	}
-	if _, err := stamp.Check(stateDir); err != nil {
-		fmt.Fprintln(stdout, "the device is not provisioned yet; the next run provisions it")
-	} else {
-		fmt.Fprintln(stdout, "device marked for reprovisioning; the current identity stays in force until the new one is installed")
-	}
-	fmt.Fprintln(stdout, "run: systemctl start ggl.gg_fleetprovisioning.service")
+	fmt.Fprintln(stdout, "reprovisioning request withdrawn")
 	return nil
 }
 

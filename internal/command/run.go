@@ -40,7 +40,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	err = daemon.Run(ctx, o)
 	if err != nil && ctx.Err() != nil {
 		log.Info("stopped by signal")
-		return fmt.Errorf("stopped by signal before provisioning finished: %w", err)
+		return fmt.Errorf("stopped by signal: %w", err)
 	}
 	return err
 }

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -48,13 +50,16 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	unlock, err := lockStateDir(o.StateDir)
+	unlock, err := LockStateDir(o.StateDir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 
 	o.Notifier.Status("working out the device ID")
+	if err := recoverStoredID(o.StateDir, o.Log); err != nil {
+		return err
+	}
 	id, err := identity.Resolve(newProber(cfg, o), o.StateDir)
 	if err != nil {
 		return fmt.Errorf("%w: device ID: %w", ErrLocal, err)
@@ -83,9 +88,19 @@ func LoadConfig(path string, log *zap.Logger) (*ggconfig.Config, error) {
 	}
 	for _, u := range cfg.Unknown {
 		log.Warn("unknown configuration key ignored",
-			zap.String("path", u.File), zap.Int("line", u.Line), zap.String("key", u.Key))
+			zap.String("path", ConfigRelative(cfg, u.File)), zap.Int("line", u.Line), zap.String("key", u.Key))
 	}
 	return cfg, nil
+}
+
+// ConfigRelative returns path relative to the folder of config.yaml when it
+// lies inside it, as the configuration's error messages name files.
+func ConfigRelative(cfg *ggconfig.Config, path string) string {
+	rel, err := filepath.Rel(filepath.Dir(cfg.Path), path)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return path
+	}
+	return rel
 }
 
 func newProber(cfg *ggconfig.Config, o Options) *identity.Prober {
@@ -130,4 +145,32 @@ func finishIfProvisioned(ctx context.Context, cfg *ggconfig.Config, o Options, l
 		return true, err
 	}
 	return true, restartUnits(ctx, cfg, o, log)
+}
+
+// recoverStoredID puts the device ID of a valid stamp back into the state
+// directory when the stored ID is missing or corrupt. Probing again could
+// give another ID (a new NIC, a regenerated fallback) and so, on the next
+// reprovisioning, a second thing. A reprovision request, which
+// --new-identity makes along with discarding the ID, turns this off.
+func recoverStoredID(stateDir string, log *zap.Logger) error {
+	_, found, err := identity.LoadStored(stateDir)
+	if found && err == nil {
+		return nil
+	}
+	if again, _ := stamp.Reprovision(stateDir); again {
+		return nil
+	}
+	st, stampErr := stamp.Check(stateDir)
+	if stampErr != nil {
+		return nil // not provisioned: the ID is probed or the error reported
+	}
+
+	recovered := identity.Result{ID: st.DeviceID, Source: identity.Source(st.DeviceIDSource)}
+	if storeErr := identity.Store(stateDir, recovered); storeErr != nil {
+		return fmt.Errorf("%w: restore device ID from the stamp: %w", ErrLocal, storeErr)
+	}
+	log.Warn("stored device ID missing or invalid; restored it from the stamp",
+		zap.String("device-id", st.DeviceID), zap.String("device-id-source", st.DeviceIDSource),
+		zap.NamedError("stored-error", err))
+	return nil
 }

@@ -98,7 +98,8 @@ func Preflight(cfg *ggconfig.Config) error {
 	}
 
 	f := cfg.Fleet
-	values := configValues(cfg, "preflight-check", f.KeyPath, f.CertPath, f.DeviceRootCAPath)
+	// The thing name is not known yet; any valid name exercises the edit.
+	values := configValues(cfg, "ggl-fleetd-preflight", f.KeyPath, f.CertPath, f.DeviceRootCAPath)
 	if _, err := cfg.Plan(values, ggconfig.DefaultDropIn); err != nil {
 		return fmt.Errorf("%w: the configuration cannot take the new identity: %w", ErrLocal, err)
 	}

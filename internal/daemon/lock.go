@@ -16,9 +16,9 @@ const lockFile = "run.lock"
 // ErrBusy is returned when another run holds the state directory.
 var ErrBusy = errors.New("another ggl-fleetd run is in progress")
 
-// lockStateDir takes an exclusive lock on the state directory for the
+// LockStateDir takes an exclusive lock on the state directory for the
 // rest of the run and returns the function that releases it.
-func lockStateDir(stateDir string) (func(), error) {
+func LockStateDir(stateDir string) (func(), error) {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: create state directory: %w", ErrLocal, err)
 	}

@@ -15,14 +15,14 @@ import (
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/restart"
 )
 
-// restartPendingFile marks a stamp whose Greengrass Lite units have not been
+// RestartPendingFile marks a stamp whose Greengrass Lite units have not been
 // restarted yet. It is written before the stamp and removed after a
 // successful restart, so a failed restart is retried by the next run without
 // provisioning again.
-const restartPendingFile = "restart-pending"
+const RestartPendingFile = "restart-pending"
 
 func restartPending(stateDir string) (bool, error) {
-	_, err := os.Stat(filepath.Join(stateDir, restartPendingFile))
+	_, err := os.Stat(filepath.Join(stateDir, RestartPendingFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -33,7 +33,7 @@ func restartPending(stateDir string) (bool, error) {
 }
 
 func markRestartPending(stateDir string) error {
-	return atomicfile.WriteFile(filepath.Join(stateDir, restartPendingFile), nil, 0o644)
+	return atomicfile.WriteFile(filepath.Join(stateDir, RestartPendingFile), nil, 0o644)
 }
 
 // restartUnits restarts the configured Greengrass Lite units over D-Bus so
@@ -60,5 +60,5 @@ func restartUnits(ctx context.Context, cfg *ggconfig.Config, o Options, log *zap
 }
 
 func clearRestartPending(stateDir string) error {
-	return atomicfile.Remove(filepath.Join(stateDir, restartPendingFile))
+	return atomicfile.Remove(filepath.Join(stateDir, RestartPendingFile))
 }

@@ -116,12 +116,12 @@ func scalarEnd(data []byte, start int, v *yaml.Node) (int, error) {
 		// several lines is not.
 		if !bytes.HasPrefix(data[start:], []byte(v.Value)) ||
 			strings.ContainsAny(v.Value, "\n") {
-			return 0, errors.New("the value spans several lines: change it by hand")
+			return 0, errors.New("the value spans several lines, which ggl-fleetd does not rewrite: write it on one line, for example \"\"")
 		}
 		return start + len(v.Value), nil
 	}
 
-	return 0, errors.New("the value is a block scalar (| or >): change it by hand")
+	return 0, errors.New("the value is a block scalar (| or >), which ggl-fleetd does not rewrite: write it on one line, for example \"\"")
 }
 
 // quotedEnd returns the offset just past the quoted scalar at start. In a

@@ -106,6 +106,9 @@ func (d *device) run(env []string, args ...string) result {
 	if len(args) > 0 && args[0] == "run" {
 		full = append(full, "--config", d.fix.ConfigPath, "--sysfs-root", board)
 	}
+	if len(args) > 0 && args[0] == "reprovision" {
+		full = append(full, "--config", d.fix.ConfigPath)
+	}
 	// The timeout only catches a hang; a run takes well under a second.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

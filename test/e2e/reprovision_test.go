@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ggl-fleetd/ggl-fleetd/internal/fakeiot"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/stamp"
 )
 
 // provisioned returns a device that has been provisioned once, with the
@@ -165,5 +167,83 @@ func TestConfigResetRestored(t *testing.T) {
 	d.identityInForce()
 	if got := d.fake.Stats().Connects; got != connects {
 		t.Errorf("restoring the configuration made %d connections; want none", got-connects)
+	}
+}
+
+// TestLostDeviceIDRecovered deletes the stored device ID of a provisioned
+// device. The next run takes it back from the stamp, so a later
+// reprovisioning registers the same thing, not a second one.
+func TestLostDeviceIDRecovered(t *testing.T) {
+	d := newDevice(t, fakeiot.Config{}, "deviceIdSources: [generated]")
+	d.mustProvision()
+	st := d.stamp()
+	if err := os.Remove(filepath.Join(d.stateDir, "device-id")); err != nil {
+		t.Fatal(err)
+	}
+
+	d.mustProvision()
+	if got := d.storedID(); got != st.DeviceID {
+		t.Fatalf("stored device ID = %q; want the stamp's %q", got, st.DeviceID)
+	}
+	d.run(nil, "reprovision")
+	d.mustProvision()
+	if things := d.fake.Things(); len(things) != 1 {
+		t.Errorf("fake has %d things after reprovisioning; want 1: %+v", len(things), things)
+	}
+}
+
+func TestReprovisionRefusedWithoutClaim(t *testing.T) {
+	d := newDevice(t, fakeiot.Config{}, "removeClaimCredentials: true")
+	d.mustProvision()
+
+	r := d.run(nil, "reprovision")
+	if r.code != 78 || !strings.Contains(r.output, "claim file") {
+		t.Fatalf("reprovision exited %d; want 78 naming the missing claim file:\n%s", r.code, r.output)
+	}
+	if fileExists(filepath.Join(d.stateDir, stamp.MarkerName)) {
+		t.Error("reprovision marker written although the claim is gone")
+	}
+}
+
+func TestReprovisionMissingStateDir(t *testing.T) {
+	d := newDevice(t, fakeiot.Config{})
+	d.stateDir = filepath.Join(t.TempDir(), "typo")
+
+	r := d.run(nil, "reprovision")
+	if r.code != 1 || !strings.Contains(r.output, "not found") {
+		t.Errorf("reprovision exited %d; want 1 saying the folder is not found:\n%s", r.code, r.output)
+	}
+	if fileExists(d.stateDir) {
+		t.Errorf("reprovision created %q", d.stateDir)
+	}
+}
+
+func TestReprovisionCancel(t *testing.T) {
+	d, serial := provisioned(t)
+	d.run(nil, "reprovision")
+	if r := d.run(nil, "reprovision", "--cancel"); r.code != 0 {
+		t.Fatalf("reprovision --cancel exited %d:\n%s", r.code, r.output)
+	}
+	connects := d.fake.Stats().Connects
+
+	d.mustProvision()
+	if got := d.fake.Stats().Connects; got != connects {
+		t.Errorf("run after --cancel made %d connections; want none", got-connects)
+	}
+	if got := d.identityInForce().SerialNumber.String(); got != serial {
+		t.Errorf("certificate changed after --cancel")
+	}
+}
+
+func TestReprovisionDuringRunRejected(t *testing.T) {
+	d := newDevice(t, fakeiot.Config{})
+	startRun(t, d)
+
+	r := d.run(nil, "reprovision", "--new-identity")
+	if r.code != 1 || !strings.Contains(r.output, "run.lock") {
+		t.Errorf("reprovision during a run exited %d; want 1 naming the lock:\n%s", r.code, r.output)
+	}
+	if fileExists(filepath.Join(d.stateDir, stamp.MarkerName)) {
+		t.Error("reprovision marker written during a run")
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/identity"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/install"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/notify"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/stamp"
 )
@@ -134,6 +135,14 @@ func finishIfProvisioned(ctx context.Context, cfg *ggconfig.Config, o Options, l
 	log.Info("device already provisioned", zap.String("thing-name", st.ThingName))
 
 	if err := restoreConfig(cfg, st, o.StateDir, log); err != nil {
+		return true, err
+	}
+	// A run cut short after the stamp may have left the superseded pair.
+	removed, err := install.Sweep(installOptions(cfg), st.KeyPath, st.CertificatePath)
+	for _, name := range removed {
+		log.Info("leftover credentials removed", zap.String("path", name))
+	}
+	if err != nil {
 		return true, err
 	}
 	// A run cut short after the stamp may have left the claim credentials.

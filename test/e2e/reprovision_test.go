@@ -247,3 +247,25 @@ func TestReprovisionDuringRunRejected(t *testing.T) {
 		t.Error("reprovision marker written during a run")
 	}
 }
+
+// TestLeftoverPairSwept kills a reprovisioning right after its stamp, before
+// the superseded pair is removed: the next run removes it, and keeps the
+// pair in force.
+func TestLeftoverPairSwept(t *testing.T) {
+	d, _ := provisioned(t)
+	old := d.stamp()
+	d.run(nil, "reprovision")
+	if r := d.run([]string{"GGL_FLEETD_STOP_AT=stamp"}, "run"); !r.killed {
+		t.Fatalf("run was not killed at the stamp step:\n%s", r.output)
+	}
+	if !fileExists(old.KeyPath) {
+		t.Fatal("superseded key already gone; the kill came too late to test the sweep")
+	}
+
+	d.mustProvision()
+	if fileExists(old.KeyPath) || fileExists(old.CertificatePath) {
+		t.Errorf("superseded pair %q, %q left after the next run", old.KeyPath, old.CertificatePath)
+	}
+	d.identityInForce()
+	d.checkFilesWhole()
+}

@@ -18,8 +18,8 @@ func TestSweepKeepsPairInForce(t *testing.T) {
 		opts.CertPath: false,
 		generationName(opts.KeyPath, "ba9876543210"):  false, // an interrupted run's pair
 		generationName(opts.CertPath, "ba9876543210"): false,
-		inForceKey:  true,
-		inForceCert: true,
+		inForceKey:                             true,
+		inForceCert:                            true,
 		filepath.Join(dir, "AmazonRootCA.pem"): true, // not a credential pair
 		filepath.Join(dir, "priv_key.backup"):  true, // not a generation name
 	}

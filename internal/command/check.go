@@ -45,7 +45,7 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 
-	if err := daemon.Preflight(cfg); err != nil {
+	if err := daemon.Preflight(cfg, zap.NewNop()); err != nil {
 		return err
 	}
 
@@ -53,6 +53,9 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, u := range cfg.Unknown {
 		fmt.Fprintf(stdout, "warning: %s:%d: %s is not a setting of ggl-fleetd and is ignored\n",
 			daemon.ConfigRelative(cfg, u.File), u.Line, u.Key)
+	}
+	for _, w := range daemon.OwnerWarnings(cfg) {
+		fmt.Fprintln(stdout, "warning: "+w)
 	}
 	if f.MQTTPort == 443 && !f.ALPN {
 		fmt.Fprintln(stdout, "warning: mqttPort is 443 with mqttAlpn false; AWS IoT accepts MQTT with client certificates on port 443 only with ALPN x-amzn-mqtt-ca")

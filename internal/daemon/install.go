@@ -92,9 +92,12 @@ func installOptions(cfg *ggconfig.Config) install.Options {
 // the configuration, before the cloud is asked for a certificate: a local
 // fault found after registration would leave an unused certificate in the
 // cloud on every retry. Its errors are local, so a restart cannot fix them.
-func Preflight(cfg *ggconfig.Config) error {
+func Preflight(cfg *ggconfig.Config, log *zap.Logger) error {
 	if err := install.Preflight(installOptions(cfg)); err != nil {
 		return fmt.Errorf("%w: %w", ErrLocal, err)
+	}
+	for _, w := range OwnerWarnings(cfg) {
+		log.Warn(w)
 	}
 
 	f := cfg.Fleet
@@ -104,6 +107,24 @@ func Preflight(cfg *ggconfig.Config) error {
 		return fmt.Errorf("%w: the configuration cannot take the new identity: %w", ErrLocal, err)
 	}
 	return nil
+}
+
+// OwnerWarnings returns a warning for the configured user or group when it
+// does not exist, since the installed files then belong to root, which
+// Greengrass Lite running as that user cannot read.
+func OwnerWarnings(cfg *ggconfig.Config) []string {
+	u, g, userFound, groupFound, err := install.Owners(installOptions(cfg))
+	if err != nil {
+		return nil
+	}
+	var warnings []string
+	if !userFound {
+		warnings = append(warnings, fmt.Sprintf("user %q does not exist, so the installed files will belong to root; create it or set the user setting", u))
+	}
+	if !groupFound {
+		warnings = append(warnings, fmt.Sprintf("group %q does not exist, so the installed files will belong to group root; create it or set the group setting", g))
+	}
+	return warnings
 }
 
 func writeCredentials(plan *install.Plan, log *zap.Logger) error {

@@ -61,7 +61,7 @@ func statusLine(ev provision.Event) string {
 
 // provisionAndInstall obtains a new identity from the cloud and installs it.
 func provisionAndInstall(ctx context.Context, cfg *ggconfig.Config, id identity.Result, o Options, log *zap.Logger) error {
-	if err := Preflight(cfg); err != nil {
+	if err := Preflight(cfg, log); err != nil {
 		return err
 	}
 	log.Info("provisioning started",

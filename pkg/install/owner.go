@@ -11,10 +11,9 @@ import (
 // configuration names another.
 const DefaultUser = "ggcore"
 
-// owner resolves the numeric owner of the installed files. When the default
-// user or group does not exist, root (0) is used, because the files must
-// still be readable by whatever runs Greengrass Lite then. A user or group
-// that the configuration names must exist.
+// owner resolves the numeric owner of the installed files. A user or group
+// that does not exist maps to 0 (root), because the files must still be
+// readable by whatever runs Greengrass Lite then; Owners tells the caller.
 func owner(o Options) (uid, gid int, err error) {
 	lookupUser := o.LookupUser
 	if lookupUser == nil {
@@ -27,10 +26,8 @@ func owner(o Options) (uid, gid int, err error) {
 
 	u, err := lookupUser(o.User)
 	switch {
-	case errors.As(err, new(user.UnknownUserError)) && o.rootFallback:
-		uid = 0
 	case errors.As(err, new(user.UnknownUserError)):
-		return 0, 0, fmt.Errorf("user %q does not exist; create it or change the user setting", o.User)
+		uid = 0
 	case err != nil:
 		return 0, 0, fmt.Errorf("look up user %q: %w", o.User, err)
 	default:
@@ -50,10 +47,8 @@ func owner(o Options) (uid, gid int, err error) {
 
 	g, err := lookupGroup(o.Group)
 	switch {
-	case errors.As(err, new(user.UnknownGroupError)) && o.rootFallback:
-		gid = 0
 	case errors.As(err, new(user.UnknownGroupError)):
-		return 0, 0, fmt.Errorf("group %q does not exist; create it or change the group setting", o.Group)
+		gid = 0
 	case err != nil:
 		return 0, 0, fmt.Errorf("look up group %q: %w", o.Group, err)
 	default:
@@ -73,4 +68,27 @@ func parseID(kind, name, id string) (int, error) {
 	}
 
 	return n, nil
+}
+
+// Owners returns the user and group that opts resolve to, and whether each
+// exists, so that a caller can warn when the files will belong to root.
+func Owners(opts Options) (userName, groupName string, userFound, groupFound bool, err error) {
+	opts, err = withDefaults(opts)
+	if err != nil {
+		return "", "", false, false, err
+	}
+	lookupUser, lookupGroup := opts.LookupUser, opts.LookupGroup
+	if lookupUser == nil {
+		lookupUser = user.Lookup
+	}
+	if lookupGroup == nil {
+		lookupGroup = user.LookupGroup
+	}
+	_, uerr := lookupUser(opts.User)
+	groupFound = true
+	if opts.Group != "" {
+		_, gerr := lookupGroup(opts.Group)
+		groupFound = gerr == nil
+	}
+	return opts.User, opts.Group, uerr == nil, groupFound, nil
 }

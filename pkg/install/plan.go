@@ -39,10 +39,6 @@ type Options struct {
 
 	// Now returns the current time for the expiry check. Nil means time.Now.
 	Now func() time.Time
-
-	// rootFallback lets a missing default user or group map to root. A user
-	// or group that the configuration names must exist.
-	rootFallback bool
 }
 
 // Plan is a validated installation of one set of credentials, carried out
@@ -136,7 +132,6 @@ func withDefaults(o Options) (Options, error) {
 	// Greengrass Lite reads a posixUser of "user" alone.
 	if o.User == "" {
 		o.User = DefaultUser
-		o.rootFallback = true
 		if o.Group == "" {
 			o.Group = DefaultUser
 		}

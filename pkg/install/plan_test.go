@@ -330,28 +330,20 @@ func TestInstallPrimaryGroup(t *testing.T) {
 	}
 }
 
-// TestPrepareNamedOwnerMissing names a user or group that does not exist:
-// unlike the default ggcore, which falls back to root, that is an error.
-func TestPrepareNamedOwnerMissing(t *testing.T) {
-	tests := []struct {
-		name, user, group, want string
-	}{
-		{"user", "ghost", "", `user "ghost" does not exist`},
-		{"group", DefaultUser, "ghosts", `group "ghosts" does not exist`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			opts := testOptions(privateTempDir(t))
-			opts.User, opts.Group = tt.user, tt.group
-			creds := validCredentials(t)
+// TestOwnersReportsMissing names a user and a group that do not exist: the
+// files go to root, and Owners says so, so the caller can warn.
+func TestOwnersReportsMissing(t *testing.T) {
+	opts := testOptions(privateTempDir(t))
+	opts.User, opts.Group = "ghost", "ghosts"
 
-			_, err := Prepare(opts, creds.keyPEM, creds.certPEM, nil)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Prepare() = %v; want an error containing %q", err, tt.want)
-			}
-			if err := Preflight(opts); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Preflight() = %v; want an error containing %q", err, tt.want)
-			}
-		})
+	u, g, userFound, groupFound, err := Owners(opts)
+	if err != nil {
+		t.Fatalf("Owners() = %v", err)
+	}
+	if u != "ghost" || g != "ghosts" || userFound || groupFound {
+		t.Errorf("Owners() = %q, %q, %v, %v; want ghost, ghosts, false, false", u, g, userFound, groupFound)
+	}
+	if err := Preflight(opts); err != nil {
+		t.Errorf("Preflight() = %v; want nil, as missing owners fall back to root", err)
 	}
 }

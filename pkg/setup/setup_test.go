@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/setup/bundle"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/setup/claim"
 	tmpl "github.com/ggl-fleetd/ggl-fleetd/pkg/setup/template"
 )
@@ -247,6 +248,41 @@ func TestDropInLoads(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, filepath.Base(p))); err != nil {
 			t.Errorf("drop-in names %s, but the output has no %s", p, filepath.Base(p))
 		}
+	}
+	checkDropInWithDaemon(t, out)
+}
+
+// checkDropInWithDaemon runs `ggl-fleetd check` on the drop-in and the
+// claim files that deploy wrote. The drop-in's claim folder is pointed at
+// the output folder, where the recipe would install the same files under
+// /etc/greengrass/certs, and the device credentials at a temporary folder.
+func checkDropInWithDaemon(t *testing.T, out string) {
+	t.Helper()
+	etc := t.TempDir()
+	confD := filepath.Join(etc, "config.d")
+	dropIn, err := os.ReadFile(filepath.Join(out, "fleetprovisioning.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropIn = bytes.ReplaceAll(dropIn, []byte(bundle.DeviceCertDir+"/"), []byte(out+"/"))
+	creds := filepath.Join(t.TempDir(), "credentials")
+	local := "services:\n  aws.greengrass.fleet_provisioning:\n    configuration:\n" +
+		"      certPath: \"" + creds + "/certificate.pem\"\n      keyPath: \"" + creds + "/priv_key\"\n"
+	writeFile(t, filepath.Join(confD, "fleetprovisioning.yaml"), string(dropIn))
+	writeFile(t, filepath.Join(confD, "zz-test.yaml"), local)
+
+	daemon := filepath.Join(t.TempDir(), "ggl-fleetd")
+	build := exec.Command("go", "build", "-o", daemon, "github.com/ggl-fleetd/ggl-fleetd/cmd/ggl-fleetd")
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build ggl-fleetd: %v\n%s", err, msg)
+	}
+	check := exec.Command(daemon, "check", "--config", filepath.Join(etc, "config.yaml"))
+	msg, err := check.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ggl-fleetd check on the drop-in: %v\n%s", err, msg)
+	}
+	if !strings.Contains(string(msg), "claim certificate: valid") {
+		t.Errorf("ggl-fleetd check output lacks the claim certificate line:\n%s", msg)
 	}
 }
 

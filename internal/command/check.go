@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ggl-fleetd/ggl-fleetd/internal/daemon"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/identity"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/provision"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/stamp"
@@ -35,13 +37,15 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 
 	f := cfg.Fleet
+	fleet := "services.aws.greengrass.fleet_provisioning.configuration."
 	_, claim, err := provision.LoadClaim(f.ClaimCertPath, f.ClaimKeyPath, time.Now())
 	if err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+		return fmt.Errorf("%w: %s: %w", errConfig,
+			settingPlaces(cfg, fleet+"claimCertPath", fleet+"claimKeyPath"), err)
 	}
 	if f.RootCAPath != "" {
 		if err := checkRootCA(f.RootCAPath); err != nil {
-			return fmt.Errorf("%w: %w", errConfig, err)
+			return fmt.Errorf("%w: %s: %w", errConfig, settingPlaces(cfg, fleet+"rootCaPath"), err)
 		}
 	}
 
@@ -69,6 +73,23 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout, "root CA: the system's CA pool (useSystemRoots)")
 	}
 	return nil
+}
+
+// settingPlaces names where the configuration sets each key, as
+// "config.d/fleet.yaml:6: KEY", so that an error about a file points at
+// the setting that names it.
+func settingPlaces(cfg *ggconfig.Config, keys ...string) string {
+	var places []string
+	for _, key := range keys {
+		defs := cfg.Definitions(key)
+		if len(defs) == 0 {
+			places = append(places, key)
+			continue
+		}
+		last := defs[len(defs)-1]
+		places = append(places, fmt.Sprintf("%s:%d: %s", daemon.ConfigRelative(cfg, last.File), last.Line, key))
+	}
+	return strings.Join(places, ", ")
 }
 
 // checkRootCA checks that path holds at least one PEM certificate.

@@ -139,7 +139,7 @@ func TestCheckBrokenConfigs(t *testing.T) {
 // check passes the configuration and then reports the missing claim file.
 func TestCheckMetaAWS(t *testing.T) {
 	code, stdout, stderr := runMain(t, "check", "--config", "../../testdata/config/meta-aws/config.yaml")
-	if strings.Contains(stderr, ".yaml:") {
+	if strings.Contains(stderr, "is invalid") || strings.Contains(stderr, "invalid YAML") {
 		t.Fatalf("meta-aws configuration rejected:\n%s", stderr)
 	}
 	if _, err := os.Stat("/etc/greengrass/certs/claim.cert.pem"); err == nil {
@@ -147,6 +147,10 @@ func TestCheckMetaAWS(t *testing.T) {
 			t.Errorf("check exited %d with the claim files present:\n%s%s", code, stdout, stderr)
 		}
 		return
+	}
+	wantPlace := "config.d/fleetprovisioning.yaml:20: services.aws.greengrass.fleet_provisioning.configuration.claimCertPath"
+	if !strings.Contains(stderr, wantPlace) {
+		t.Errorf("error does not point at the setting %q:\n%s", wantPlace, stderr)
 	}
 	if code != exitConfig || !strings.Contains(stderr, "/etc/greengrass/certs/claim.cert.pem") {
 		t.Errorf("check exited %d; want %d naming the missing claim certificate:\n%s", code, exitConfig, stderr)

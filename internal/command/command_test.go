@@ -2,12 +2,21 @@ package command
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runMain runs the command line in process and returns its exit code and
@@ -211,5 +220,92 @@ func TestUnexpectedArgumentNamed(t *testing.T) {
 	_, _, stderr := runMain(t, "run", "extra-arg")
 	if !strings.Contains(stderr, `unexpected argument "extra-arg"`) {
 		t.Errorf("stderr does not name the unexpected argument:\n%s", stderr)
+	}
+}
+
+// TestCheckMetaAWSAccepted runs check on the meta-aws configuration with
+// its claim files in place, as on a device: in a private mount namespace,
+// a temporary /etc holds them under /etc/greengrass/certs, and the host's
+// /etc is untouched. It needs root and unshare.
+func TestCheckMetaAWSAccepted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a private /etc needs root; run the tests as root to cover it")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skipf("unshare not found: %v", err)
+	}
+	etc := t.TempDir()
+	writeClaimFiles(t, filepath.Join(etc, "greengrass", "certs"))
+	for _, name := range []string{"passwd", "group"} {
+		data, err := os.ReadFile(filepath.Join("/etc", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(etc, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	binary := filepath.Join(t.TempDir(), "ggl-fleetd")
+	if out, err := exec.Command("go", "build", "-o", binary, "github.com/ggl-fleetd/ggl-fleetd/cmd/ggl-fleetd").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	config, err := filepath.Abs("../../testdata/config/meta-aws/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	script := `mount --bind "$1" /etc && exec "$2" check --config "$3"`
+	cmd := exec.Command(unshare, "--mount", "--propagation", "private",
+		"sh", "-c", script, "sh", etc, binary, config)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("check on the meta-aws configuration: %v\n%s", err, out)
+	}
+	for _, want := range []string{"configuration: valid", "claim certificate: valid", "root CA: valid"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// writeClaimFiles writes a self-signed claim certificate, its key and a
+// root CA into dir under the names the meta-aws configuration uses.
+func writeClaimFiles(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "claim"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	files := map[string][]byte{
+		"claim.cert.pem":    certPEM,
+		"claim.key.pem":     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		"AmazonRootCA1.pem": certPEM,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -35,44 +35,61 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if _, err := identity.ParseSources(cfg.Fleet.DeviceIDSources); err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
-
-	f := cfg.Fleet
-	fleet := "services.aws.greengrass.fleet_provisioning.configuration."
-	_, claim, err := provision.LoadClaim(f.ClaimCertPath, f.ClaimKeyPath, time.Now())
+	claim, err := checkClaimFiles(cfg)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", errConfig,
-			settingPlaces(cfg, fleet+"claimCertPath", fleet+"claimKeyPath"), err)
+		return err
 	}
-	if f.RootCAPath != "" {
-		if err := checkRootCA(f.RootCAPath); err != nil {
-			return fmt.Errorf("%w: %s: %w", errConfig, settingPlaces(cfg, fleet+"rootCaPath"), err)
-		}
-	}
-
 	if err := daemon.Preflight(cfg, zap.NewNop()); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(stdout, "configuration: valid (files: %d)\n", len(cfg.Files))
+	printCheck(stdout, cfg, claim)
+	return nil
+}
+
+// checkClaimFiles checks that the claim certificate and key parse, match
+// and are valid now, and that the root CA parses; it returns the claim
+// certificate.
+func checkClaimFiles(cfg *ggconfig.Config) (*x509.Certificate, error) {
+	f := cfg.Fleet
+	fleet := "services.aws.greengrass.fleet_provisioning.configuration."
+	_, claim, err := provision.LoadClaim(f.ClaimCertPath, f.ClaimKeyPath, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errConfig,
+			settingPlaces(cfg, fleet+"claimCertPath", fleet+"claimKeyPath"), err)
+	}
+	if f.RootCAPath == "" {
+		return claim, nil
+	}
+	if err := checkRootCA(f.RootCAPath); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errConfig, settingPlaces(cfg, fleet+"rootCaPath"), err)
+	}
+	return claim, nil
+}
+
+// printCheck prints the result of a successful check and its warnings.
+func printCheck(w io.Writer, cfg *ggconfig.Config, claim *x509.Certificate) {
+	f := cfg.Fleet
+	fmt.Fprintf(w, "configuration: valid (files: %d)\n", len(cfg.Files))
 	for _, u := range cfg.Unknown {
-		fmt.Fprintf(stdout, "warning: %s:%d: %s is not a setting of ggl-fleetd and is ignored\n",
+		fmt.Fprintf(w, "warning: %s:%d: %s is not a setting of ggl-fleetd and is ignored\n",
 			daemon.ConfigRelative(cfg, u.File), u.Line, u.Key)
 	}
-	for _, w := range daemon.OwnerWarnings(cfg) {
-		fmt.Fprintln(stdout, "warning: "+w)
+	for _, warning := range daemon.OwnerWarnings(cfg) {
+		fmt.Fprintln(w, "warning: "+warning)
 	}
 	if f.MQTTPort == 443 && !f.ALPN {
-		fmt.Fprintln(stdout, "warning: mqttPort is 443 with mqttAlpn false; AWS IoT accepts MQTT with client certificates on port 443 only with ALPN x-amzn-mqtt-ca")
+		fmt.Fprintln(w, "warning: mqttPort is 443 with mqttAlpn false; AWS IoT accepts MQTT with client certificates on port 443 only with ALPN x-amzn-mqtt-ca")
 	}
-	fmt.Fprintln(stdout, "installation: the credentials folder and the configuration can take the new identity")
-	fmt.Fprintf(stdout, "claim certificate: valid until %s (%s)\n",
+
+	fmt.Fprintln(w, "installation: the credentials folder and the configuration can take the new identity")
+	fmt.Fprintf(w, "claim certificate: valid until %s (%s)\n",
 		claim.NotAfter.UTC().Format(time.RFC3339), f.ClaimCertPath)
 	if f.RootCAPath != "" {
-		fmt.Fprintf(stdout, "root CA: valid (%s)\n", f.RootCAPath)
+		fmt.Fprintf(w, "root CA: valid (%s)\n", f.RootCAPath)
 	} else {
-		fmt.Fprintln(stdout, "root CA: the system's CA pool (useSystemRoots)")
+		fmt.Fprintln(w, "root CA: the system's CA pool (useSystemRoots)")
 	}
-	return nil
 }
 
 // settingPlaces names where the configuration sets each key, as

@@ -76,7 +76,7 @@ func write(name string, data []byte, perm fs.FileMode, uid, gid int) error {
 		return fmt.Errorf(msg, name, perm)
 	}
 
-	err := checkTarget(name)
+	err := CheckTarget(name)
 	if err != nil {
 		return err
 	}
@@ -106,10 +106,11 @@ func write(name string, data []byte, perm fs.FileMode, uid, gid int) error {
 	return syncDir(dir)
 }
 
-// checkTarget rejects an existing target that is not a regular file. Lstat
-// is used because rename(2) replaces a symbolic link itself rather than the
-// file it points to, which would silently detach the link.
-func checkTarget(name string) error {
+// CheckTarget returns the error WriteFile would give for name because it
+// exists and is not a regular file, or nil. Lstat is used because rename(2)
+// replaces a symbolic link itself rather than the file it points to, which
+// would silently detach the link.
+func CheckTarget(name string) error {
 	info, err := os.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

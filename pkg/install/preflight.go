@@ -1,11 +1,11 @@
 package install
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/atomicfile"
 )
 
 // Preflight checks, before any credential exists, that an installation to
@@ -52,14 +52,8 @@ func Preflight(opts Options) error {
 
 // checkTarget checks one destination file and its directory.
 func checkTarget(path string, rule dirRule, uid int) error {
-	info, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("check %s %q: %w", rule.purpose, path, err)
-	case !info.Mode().IsRegular():
-		return fmt.Errorf("%s target %q is a %s, not a regular file; remove it or set another path",
-			rule.purpose, path, fileKind(info.Mode()))
+	if err := atomicfile.CheckTarget(path); err != nil {
+		return fmt.Errorf("%s: %w", rule.purpose, err)
 	}
 
 	dir := filepath.Dir(path)
@@ -92,20 +86,4 @@ func checkWritable(dir string) error {
 		return fmt.Errorf("remove preflight file %q: %w", name, err)
 	}
 	return nil
-}
-
-func fileKind(mode fs.FileMode) string {
-	switch {
-	case mode.IsDir():
-		return "directory"
-	case mode&fs.ModeSymlink != 0:
-		return "symbolic link"
-	case mode&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case mode&fs.ModeSocket != 0:
-		return "socket"
-	case mode&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
 }

@@ -183,6 +183,12 @@ func reprovisionCommand(ctx context.Context, args []string, stdout, stderr io.Wr
 		return cancelReprovision(stateDir, stdout)
 	}
 	if _, err := stamp.Check(stateDir); err != nil {
+		if newIdentity {
+			if err := identity.Discard(stateDir); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "stored device ID discarded")
+		}
 		fmt.Fprintln(stdout, "the device is not provisioned yet; the next run provisions it")
 		return nil
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"go.uber.org/zap"
 
@@ -56,6 +57,9 @@ func configValues(cfg *ggconfig.Config, thingName, key, cert, rootCA string) map
 // run provisions again and repairs the configuration.
 func applyConfig(edits *ggconfig.Plan, log *zap.Logger) error {
 	for _, f := range edits.Files {
+		if err := ensureConfigDir(f); err != nil {
+			return err
+		}
 		var err error
 		if f.UID >= 0 && f.GID >= 0 {
 			err = atomicfile.WriteFileOwned(f.Path, f.Data, f.Mode, f.UID, f.GID)
@@ -63,12 +67,41 @@ func applyConfig(edits *ggconfig.Plan, log *zap.Logger) error {
 			err = atomicfile.WriteFile(f.Path, f.Data, f.Mode)
 		}
 		if err != nil {
-			return fmt.Errorf("write configuration %q: %w", f.Path, err)
+			return fmt.Errorf("%w: write configuration %q: %w", ErrLocal, f.Path, err)
 		}
 	}
 	for _, c := range edits.Changes {
 		log.Info("configuration value set", zap.String("path", c.File),
 			zap.String("key", c.Key), zap.String("old", c.Old), zap.String("new", c.New))
+	}
+	return nil
+}
+
+// ensureConfigDir creates the config.d folder of a new drop-in when the
+// image has none, as ggconfigd reads it when it exists.
+func ensureConfigDir(f ggconfig.FileEdit) error {
+	dir := filepath.Dir(f.Path)
+	if !f.Create || exists(dir) {
+		return nil
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: create configuration folder %q: %w", ErrLocal, dir, err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: set mode of %q: %w", ErrLocal, dir, err)
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+// syncDir makes a new entry of dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %q for sync: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %q: %w", dir, err)
 	}
 	return nil
 }

@@ -71,6 +71,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("device ID chosen", zap.Bool("stored", id.Stored))
 	o.Notifier.Ready()
 
+	o.Notifier.Alive()
 	done, err := finishIfProvisioned(ctx, cfg, o, log)
 	if done || err != nil {
 		return err

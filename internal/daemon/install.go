@@ -85,6 +85,7 @@ func installOptions(cfg *ggconfig.Config) install.Options {
 		CurrentCertPath: cfg.System.CertificateFilePath,
 		User:            cfg.Fleet.User,
 		Group:           cfg.Fleet.Group,
+		Keep:            []string{cfg.Fleet.ClaimCertPath, cfg.Fleet.ClaimKeyPath},
 	}
 }
 
@@ -103,8 +104,14 @@ func Preflight(cfg *ggconfig.Config, log *zap.Logger) error {
 	f := cfg.Fleet
 	// The thing name is not known yet; any valid name exercises the edit.
 	values := configValues(cfg, "ggl-fleetd-preflight", f.KeyPath, f.CertPath, f.DeviceRootCAPath)
-	if _, err := cfg.Plan(values, ggconfig.DefaultDropIn); err != nil {
+	edits, err := cfg.Plan(values, ggconfig.DefaultDropIn)
+	if err != nil {
 		return fmt.Errorf("%w: the configuration cannot take the new identity: %w", ErrLocal, err)
+	}
+	for _, f := range edits.Files {
+		if err := install.CheckWritable(filepath.Dir(f.Path)); err != nil {
+			return fmt.Errorf("%w: configuration: %w", ErrLocal, err)
+		}
 	}
 	return nil
 }

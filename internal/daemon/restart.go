@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/atomicfile"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/ggconfig"
+	"github.com/ggl-fleetd/ggl-fleetd/pkg/notify"
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/restart"
 )
 
@@ -52,7 +54,10 @@ func restartUnits(ctx context.Context, cfg *ggconfig.Config, o Options, log *zap
 	}
 	defer conn.Close()
 
-	if err := restart.Units(ctx, conn, units, log); err != nil {
+	stop := keepAlive(o.Notifier)
+	err = restart.Units(ctx, conn, units, log)
+	stop()
+	if err != nil {
 		return fmt.Errorf("%w; the next run tries again", err)
 	}
 	log.Info("units restarted", zap.Strings("unit", units))
@@ -61,4 +66,28 @@ func restartUnits(ctx context.Context, cfg *ggconfig.Config, o Options, log *zap
 
 func clearRestartPending(stateDir string) error {
 	return atomicfile.Remove(filepath.Join(stateDir, RestartPendingFile))
+}
+
+// keepAlive sends watchdog keep-alives while the daemon waits for the
+// restart jobs, which can take longer than the watchdog interval when
+// Greengrass Lite units start slowly. It returns the function that stops it.
+func keepAlive(n *notify.Notifier) func() {
+	interval := n.AliveInterval()
+	if interval <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+				n.Alive()
+			}
+		}
+	}()
+	return func() { close(done) }
 }

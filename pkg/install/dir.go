@@ -22,7 +22,10 @@ var (
 	// keyDir forbids group and world write, so no other user can swap the
 	// key. World read only lets others list the names, since the key itself
 	// is 0600; images that ship the credentials folder as 0755 keep working.
-	keyDir = dirRule{create: 0o700, forbidden: 0o022, purpose: "private key"}
+	// A folder created here is 0750 and belongs to root with the Greengrass
+	// Lite group: the group can reach the key, nobody else can, and the
+	// daemon, which runs without CAP_DAC_OVERRIDE, can still write in it.
+	keyDir = dirRule{create: 0o750, forbidden: 0o022, purpose: "private key"}
 
 	// publicDir forbids group and world write only, because certificates
 	// are public.
@@ -100,7 +103,7 @@ func chmodArg(bits fs.FileMode) string {
 }
 
 // ensureDir creates dir when it is missing, and checks it otherwise. The
-// directory itself gets r.create and the owner uid:gid. Missing parents get
+// directory itself gets r.create, the running user as owner and group gid. Missing parents get
 // 0755, which every user can traverse, and the user running this process
 // (root for the daemon). Each new entry is made durable by an fsync of its
 // parent.
@@ -120,7 +123,10 @@ func ensureDir(dir string, r dirRule, uid, gid int) error {
 		return err
 	}
 
-	return mkdir(dir, r.create, uid, gid)
+	// The folder belongs to the user running this process (root for the
+	// daemon), so that later runs can write in it without CAP_DAC_OVERRIDE;
+	// gid gives the Greengrass Lite group its access.
+	return mkdir(dir, r.create, os.Geteuid(), gid)
 }
 
 func mkdirAll(dir string, mode fs.FileMode, uid, gid int) error {

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,10 @@ type Options struct {
 
 	// Now returns the current time for the expiry check. Nil means time.Now.
 	Now func() time.Time
+
+	// Keep lists files that are never removed as superseded, such as the
+	// claim certificate and key.
+	Keep []string
 }
 
 // Plan is a validated installation of one set of credentials, carried out
@@ -178,18 +183,28 @@ func cleanPaths(o Options) (Options, error) {
 func (p *Plan) choosePaths(o Options, generation string) {
 	p.keyPath, p.certPath = o.KeyPath, o.CertPath
 	p.configuredKey, p.configuredCert = o.KeyPath, o.CertPath
-	if !inForce(o.CurrentCertPath, o.CurrentKeyPath) {
-		return
-	}
 
-	occupied := map[string]bool{o.CurrentKeyPath: true, o.CurrentCertPath: true}
-	if occupied[o.KeyPath] || occupied[o.CertPath] {
+	// A whole pair at the configured paths may still be named by the
+	// configuration, or by an older stamp after a run cut short past its
+	// commit point, so the new pair never overwrites it. A partial pair,
+	// such as a lone key from a first run cut short, is named by nothing.
+	occupied := o.CurrentKeyPath == o.KeyPath || o.CurrentCertPath == o.CertPath
+	inForceNow := inForce(o.CurrentCertPath, o.CurrentKeyPath)
+	if inForce(o.CertPath, o.KeyPath) || (inForceNow && occupied) {
 		p.keyPath = generationName(o.KeyPath, generation)
 		p.certPath = generationName(o.CertPath, generation)
 	}
+	if !inForceNow {
+		return
+	}
 
+	// Only files in the folders that this package installs into count as
+	// superseded: a configuration that names another file, such as the
+	// claim key, must not have it removed.
+	folders := map[string]bool{filepath.Dir(o.KeyPath): true, filepath.Dir(o.CertPath): true}
 	for _, old := range []string{o.CurrentCertPath, o.CurrentKeyPath} {
-		if old != p.keyPath && old != p.certPath {
+		keep := old == p.keyPath || old == p.certPath || slices.Contains(o.Keep, old)
+		if !keep && folders[filepath.Dir(old)] {
 			p.superseded = append(p.superseded, old)
 		}
 	}

@@ -45,7 +45,7 @@ func TestInstallFreshUnderUmask(t *testing.T) {
 		}
 		for name, mode := range map[string]os.FileMode{
 			key: 0o600, cert: 0o644, rootCA: 0o644,
-			dir: 0o700, filepath.Dir(dir): 0o755,
+			dir: 0o750, filepath.Dir(dir): 0o755,
 		} {
 			if got := modeOf(t, name); got != mode {
 				t.Errorf("mode of %q under umask %#o = %v; want %v", name, umask, got, mode)
@@ -82,7 +82,7 @@ func TestInstallSeparateDirectories(t *testing.T) {
 	installAll(t, p)
 
 	for name, mode := range map[string]os.FileMode{
-		filepath.Join(root, "private"): 0o700,
+		filepath.Join(root, "private"): 0o750,
 		filepath.Join(root, "public"):  0o755,
 		filepath.Join(root, "ca"):      0o755,
 	} {
@@ -120,11 +120,17 @@ func TestInstallOwnership(t *testing.T) {
 			}
 			installAll(t, p)
 
-			for _, name := range []string{dir, opts.KeyPath, opts.CertPath, opts.RootCAPath} {
+			for _, name := range []string{opts.KeyPath, opts.CertPath, opts.RootCAPath} {
 				uid, gid := ownerOf(t, name)
 				if uid != tt.uid || gid != tt.gid {
 					t.Errorf("owner of %q = %d:%d; want %d:%d", name, uid, gid, tt.uid, tt.gid)
 				}
+			}
+			// The folder stays the daemon's, so it can write there without
+			// CAP_DAC_OVERRIDE, and the group gives Greengrass Lite access.
+			uid, gid := ownerOf(t, dir)
+			if uid != uint32(os.Geteuid()) || gid != tt.gid {
+				t.Errorf("owner of folder %q = %d:%d; want %d:%d", dir, uid, gid, os.Geteuid(), tt.gid)
 			}
 		})
 	}

@@ -60,6 +60,12 @@ func checkTarget(path string, rule dirRule, uid int) error {
 	if err := checkDir(dir, rule, uid); err != nil {
 		return err
 	}
+	return CheckWritable(dir)
+}
+
+// CheckWritable checks that dir, or its nearest existing parent when dir
+// is missing, accepts a new file, by creating and removing an empty one.
+func CheckWritable(dir string) error {
 	return checkWritable(nearestExisting(dir))
 }
 

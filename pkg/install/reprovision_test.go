@@ -239,3 +239,74 @@ func TestGenerationName(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimNeverSuperseded lets the configuration name the claim pair as
+// the pair in force: installing a new identity must not remove it.
+func TestClaimNeverSuperseded(t *testing.T) {
+	root := privateTempDir(t)
+	opts := testOptions(filepath.Join(root, "credentials"))
+	claim := validCredentials(t)
+	claimKey, claimCert := filepath.Join(root, "certs", "claim.key.pem"), filepath.Join(root, "certs", "claim.cert.pem")
+	writeTestFile(t, claimKey, claim.keyPEM)
+	writeTestFile(t, claimCert, claim.certPEM)
+	opts.CurrentKeyPath, opts.CurrentCertPath = claimKey, claimCert
+	opts.Keep = []string{claimKey, claimCert}
+
+	creds := validCredentials(t)
+	p, err := Prepare(opts, creds.keyPEM, creds.certPEM, nil)
+	if err != nil {
+		t.Fatalf("Prepare() = %v", err)
+	}
+	installAll(t, p)
+	if err := p.Cleanup(); err != nil {
+		t.Fatalf("Cleanup() = %v", err)
+	}
+
+	for _, name := range []string{claimKey, claimCert} {
+		if _, err := os.Stat(name); err != nil {
+			t.Errorf("claim file %q removed: %v", name, err)
+		}
+	}
+}
+
+// TestWholePairAtConfiguredPathsKept leaves a complete older pair at the
+// configured paths while the configuration names a generation pair, as a
+// reprovisioning cut short after its commit point does: the next pair must
+// not overwrite the older one, which an older stamp may still name.
+func TestWholePairAtConfiguredPathsKept(t *testing.T) {
+	dir := privateTempDir(t)
+	opts := testOptions(dir)
+	older, current := validCredentials(t), validCredentials(t)
+	writeTestFile(t, opts.KeyPath, older.keyPEM)
+	writeTestFile(t, opts.CertPath, older.certPEM)
+	opts.CurrentKeyPath = generationName(opts.KeyPath, "0123456789ab")
+	opts.CurrentCertPath = generationName(opts.CertPath, "0123456789ab")
+	writeTestFile(t, opts.CurrentKeyPath, current.keyPEM)
+	writeTestFile(t, opts.CurrentCertPath, current.certPEM)
+
+	creds := validCredentials(t)
+	p, err := Prepare(opts, creds.keyPEM, creds.certPEM, nil)
+	if err != nil {
+		t.Fatalf("Prepare() = %v", err)
+	}
+	if err := p.WriteKey(); err != nil {
+		t.Fatalf("WriteKey() = %v", err)
+	}
+
+	if _, err := Match(opts.CertPath, opts.KeyPath); err != nil {
+		t.Errorf("older pair at the configured paths broken by the new key: %v", err)
+	}
+	if key, _, _ := p.Paths(); key == opts.KeyPath {
+		t.Errorf("new key path = %q; want a generation name", key)
+	}
+}
+
+func writeTestFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -6,13 +6,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ggl-fleetd/ggl-fleetd/pkg/atomicfile"
 )
 
 // Sweep removes the credentials that a run cut short before its Cleanup
 // left behind: files at the configured key and certificate paths, or named
-// like a generation of them, other than the pair in force. Certificates go
+// like a generation of them, and the temporary files of writes to those
+// names, other than the pair in force. Certificates go
 // before keys, so no certificate is ever left without its key. It returns
 // the paths removed.
 func Sweep(opts Options, keyInForce, certInForce string) ([]string, error) {
@@ -54,10 +56,16 @@ func strays(configured string, keep map[string]bool) ([]string, error) {
 	}
 
 	pattern := generationPattern(configured)
+	base := filepath.Base(configured)
 	var found []string
 	for _, e := range entries {
 		name := filepath.Join(dir, e.Name())
-		ours := name == configured || pattern.MatchString(e.Name())
+		target := e.Name()
+		// A write cut short leaves atomicfile's ".<target>.tmp-*" file.
+		if stem, _, cut := strings.Cut(target, ".tmp-"); cut && strings.HasPrefix(stem, ".") {
+			target = stem[1:]
+		}
+		ours := target == base || pattern.MatchString(target)
 		if ours && !keep[name] && e.Type().IsRegular() {
 			found = append(found, name)
 		}

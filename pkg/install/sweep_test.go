@@ -18,10 +18,13 @@ func TestSweepKeepsPairInForce(t *testing.T) {
 		opts.CertPath: false,
 		generationName(opts.KeyPath, "ba9876543210"):  false, // an interrupted run's pair
 		generationName(opts.CertPath, "ba9876543210"): false,
-		inForceKey:                             true,
-		inForceCert:                            true,
-		filepath.Join(dir, "AmazonRootCA.pem"): true, // not a credential pair
-		filepath.Join(dir, "priv_key.backup"):  true, // not a generation name
+		inForceKey:  true,
+		inForceCert: true,
+		filepath.Join(dir, ".priv_key.tmp-123456"):          false, // a write cut short
+		filepath.Join(dir, ".priv_key.ba9876543210.tmp-42"): false,
+		filepath.Join(dir, "AmazonRootCA.pem"):              true, // not a credential pair
+		filepath.Join(dir, ".AmazonRootCA.pem.tmp-7"):       true,
+		filepath.Join(dir, "priv_key.backup"):               true, // not a generation name
 	}
 	for name := range files {
 		if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
@@ -36,6 +39,7 @@ func TestSweepKeepsPairInForce(t *testing.T) {
 
 	// Certificates before keys; within each, in the folder's name order.
 	want := []string{generationName(opts.CertPath, "ba9876543210"), opts.CertPath,
+		filepath.Join(dir, ".priv_key.ba9876543210.tmp-42"), filepath.Join(dir, ".priv_key.tmp-123456"),
 		opts.KeyPath, generationName(opts.KeyPath, "ba9876543210")}
 	if diff := cmp.Diff(want, removed); diff != "" {
 		t.Errorf("removed (-want +got):\n%s", diff)

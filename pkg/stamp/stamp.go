@@ -1,8 +1,10 @@
 // Package stamp records that a device is provisioned, in STATE_DIR/stamp.json,
 // and decides whether that record still holds.
 //
-// The stamp is written last, after the credentials are installed, the
-// configuration names them and the Greengrass Lite services are restarted.
+// The stamp is written after the credentials are installed and the
+// configuration names them, and before the Greengrass Lite services are
+// restarted, whose units start only once the stamp exists; a restart-pending
+// marker written before the stamp makes a failed restart retry.
 // It counts only when the certificate it names parses, has the recorded
 // SHA-256 fingerprint and matches the private key it names, and the thing
 // name is valid. A missing, empty or corrupt stamp, or one whose files were

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/user"
@@ -25,7 +26,7 @@ func TestFileModes(t *testing.T) {
 	d.mustProvision()
 	cfg := d.config()
 	want := map[string]fs.FileMode{
-		credentials:                    0o700 | fs.ModeDir,
+		credentials:                    0o750 | fs.ModeDir,
 		cfg.System.PrivateKeyPath:      0o600,
 		cfg.System.CertificateFilePath: 0o644,
 		cfg.System.RootCAPath:          0o644,
@@ -145,5 +146,41 @@ func checkOnlyValuesChanged(t *testing.T, before, after string, keys ...string) 
 		if !allowed || !strings.HasPrefix(b[i], prefix) {
 			t.Errorf("line %d changed from %q to %q", i+1, a[i], b[i])
 		}
+	}
+}
+
+// TestNoConfigDirectory keeps every setting in config.yaml, with no
+// config.d folder: the keys that no file sets need a new drop-in, and the
+// run must create the folder for it instead of failing after registration.
+func TestNoConfigDirectory(t *testing.T) {
+	d := newDevice(t, fakeiot.Config{})
+	f := d.fix
+	text := fmt.Sprintf(`system:
+  thingName: ""
+services:
+  aws.greengrass.fleet_provisioning:
+    configuration:
+      iotDataEndpoint: %q
+      claimCertPath: %q
+      claimKeyPath: %q
+      rootCaPath: %q
+      templateName: %q
+      certPath: %q
+      keyPath: %q
+      mqttPort: %d
+      restartUnits: []
+`, f.Endpoint, f.ClaimCertPath, f.ClaimKeyPath, f.RootCAPath, d.fake.TemplateName(),
+		f.CertPath, f.KeyPath, f.Port)
+	if err := os.RemoveAll(filepath.Join(f.Dir, "config.d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.ConfigPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	d.mustProvision()
+	d.identityInForce()
+	if !fileExists(filepath.Join(f.Dir, "config.d", "zz-ggl-fleetd.yaml")) {
+		t.Error("no drop-in for the keys that config.yaml does not set")
 	}
 }

@@ -66,14 +66,27 @@ func checkTarget(path string, rule dirRule, uid int) error {
 // CheckWritable checks that dir, or its nearest existing parent when dir
 // is missing, accepts a new file, by creating and removing an empty one.
 func CheckWritable(dir string) error {
-	return checkWritable(nearestExisting(dir))
+	existing, err := nearestExisting(dir)
+	if err != nil {
+		return err
+	}
+	return checkWritable(existing)
 }
 
-// nearestExisting returns dir or its closest parent that exists.
-func nearestExisting(dir string) string {
+// nearestExisting returns dir or its closest parent that exists. An entry
+// that exists but does not resolve, such as a symbolic link to a volume not
+// mounted yet, is an error: a write under it would fail later.
+func nearestExisting(dir string) (string, error) {
 	for {
-		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
-			return dir
+		if _, err := os.Lstat(dir); err == nil {
+			if _, err := os.Stat(dir); err != nil {
+				return "", fmt.Errorf("folder %q exists but does not resolve: %w; "+
+					"fix the link or mount its target", dir, err)
+			}
+			return dir, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return dir, nil
 		}
 		dir = filepath.Dir(dir)
 	}

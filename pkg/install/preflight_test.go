@@ -71,3 +71,18 @@ func checkNoPreflightFiles(t *testing.T, root string) {
 		return nil
 	})
 }
+
+// TestCheckWritableDanglingLink puts a symbolic link to a missing target
+// where a folder goes, as a config.d on a volume not mounted yet.
+func TestCheckWritableDanglingLink(t *testing.T) {
+	root := t.TempDir()
+	link := filepath.Join(root, "config.d")
+	if err := os.Symlink(filepath.Join(root, "not-mounted"), link); err != nil {
+		t.Fatal(err)
+	}
+
+	err := CheckWritable(link)
+	if err == nil || !strings.Contains(err.Error(), "does not resolve") {
+		t.Errorf("CheckWritable(%q) = %v; want an error saying it does not resolve", link, err)
+	}
+}

@@ -67,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.delayFirst, "delay-first", 0,
 		"delay the response to the first certificate creation request by this duration")
 	fs.IntVar(&o.throttle, "throttle-first", 0,
-		"answer the first N RegisterThing requests with 429 ThrottlingException")
+		"respond to the first N RegisterThing requests with 429 ThrottlingException")
 
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage

@@ -116,7 +116,7 @@ func checkRootCA(path string) error {
 		return fmt.Errorf("read root CA: %w", err)
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(data) {
-		return fmt.Errorf("root CA %q holds no PEM certificate; copy the Amazon root CA there", path)
+		return fmt.Errorf("root CA %q contains no PEM certificate; copy the Amazon root CA there", path)
 	}
 	return nil
 }

@@ -20,10 +20,10 @@ import (
 // Version is recorded in the stamp; the command sets it at start-up.
 var Version = "devel"
 
-// installIdentity writes the new credentials, switches the configuration to them
-// and records the stamp, in an order that survives a crash at any point:
-// key, certificate, root CA, configuration (the commit point), restart
-// marker, stamp, then removal of the superseded files.
+// installIdentity writes the new credentials, switches the configuration to
+// them and records the stamp. The order survives a crash at any point: key,
+// certificate, root CA, configuration (the commit point), restart marker,
+// stamp, then removal of the superseded files.
 func installIdentity(ctx context.Context, cfg *ggconfig.Config, id identity.Result, res *provision.Result, o Options, log *zap.Logger) error {
 	o.Notifier.Status("installing the new credentials")
 	plan, err := prepareInstall(cfg, res)
@@ -205,7 +205,7 @@ func finishInstall(cfg *ggconfig.Config, plan *install.Plan, o Options, log *zap
 }
 
 // removeClaim removes the claim certificate and key when the configuration
-// asks for it. It runs only after the new certificate has connected and the
+// requests it. It runs only after the new certificate has connected and the
 // stamp is written, so the device never loses both identities.
 func removeClaim(cfg *ggconfig.Config, log *zap.Logger) error {
 	f := cfg.Fleet

@@ -23,7 +23,7 @@ func startMosquitto(t *testing.T, s *Server) string {
 }
 
 // TestRespondThroughMosquitto runs CreateCertificateFromCsr and
-// RegisterThing through a broker that nobody here wrote.
+// RegisterThing through a broker that this project did not write.
 func TestRespondThroughMosquitto(t *testing.T) {
 	s := startFake(t, Config{TemplateName: "Tmpl", ThingPrefix: "mq-"})
 	addr := startMosquitto(t, s)

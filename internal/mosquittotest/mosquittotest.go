@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Path is where Debian's mosquitto package installs the broker.
+// Path is the broker's location as Debian's mosquitto package installs it.
 const Path = "/usr/sbin/mosquitto"
 
 // startTimeout bounds the wait for the broker's port; it only catches a hang.

@@ -23,7 +23,7 @@ var (
 	// key. World read only lets others list the names, since the key itself
 	// is 0600; images that ship the credentials folder as 0755 keep working.
 	// A folder created here is 0750 and belongs to root with the Greengrass
-	// Lite group: the group can reach the key, nobody else can, and the
+	// Lite group: the group can reach the key, no other user can, and the
 	// daemon, which runs without CAP_DAC_OVERRIDE, can still write in it.
 	keyDir = dirRule{create: 0o750, forbidden: 0o022, purpose: "private key"}
 

@@ -44,7 +44,7 @@
 // Files belong to the Greengrass Lite user and group (ggcore by default) when
 // those exist, and to root otherwise. Directories created here belong to the
 // running user (root for the daemon) and the Greengrass Lite group, with mode
-// 0755, or 0750 for the one that holds the key: the daemon runs without
+// 0755, or 0750 for the one that holds the key. The daemon runs without
 // CAP_DAC_OVERRIDE, so it could not write into a folder it gave to ggcore.
 // Existing directories are checked to be no more permissive than needed,
 // never for an exact mode.

@@ -13,7 +13,7 @@ const DefaultUser = "ggcore"
 
 // owner resolves the numeric owner of the installed files. A user or group
 // that does not exist maps to 0 (root), because the files must still be
-// readable by whatever runs Greengrass Lite then; Owners tells the caller.
+// readable by whatever runs Greengrass Lite then. Owners reports it to the caller.
 func owner(o Options) (uid, gid int, err error) {
 	lookupUser := o.LookupUser
 	if lookupUser == nil {

@@ -337,7 +337,7 @@ func TestInstallPrimaryGroup(t *testing.T) {
 }
 
 // TestOwnersReportsMissing names a user and a group that do not exist: the
-// files go to root, and Owners says so, so the caller can warn.
+// files go to root, and Owners reports it, so the caller can warn.
 func TestOwnersReportsMissing(t *testing.T) {
 	opts := testOptions(privateTempDir(t))
 	opts.User, opts.Group = "ghost", "ghosts"

@@ -9,11 +9,12 @@ import (
 )
 
 // Preflight checks, before any credential exists, that an installation to
-// opts can succeed: the paths are absolute and distinct, the owner resolves,
-// existing directories are no more permissive than allowed, existing
-// targets are regular files, and each target's directory, or its nearest
-// existing parent, accepts a new file. It writes and removes one empty
-// temporary file per directory and changes nothing else.
+// opts can succeed. The paths must be absolute and distinct and the owner
+// must resolve. Existing directories must be no more permissive than
+// allowed, and existing targets must be regular files. Each target's
+// directory, or its nearest existing parent, must accept a new file.
+// Preflight writes and removes one empty temporary file per directory and
+// changes nothing else.
 //
 // A run calls it before it asks the cloud for a certificate, so a local
 // fault stops the run instead of leaving an unused certificate in the

@@ -271,8 +271,8 @@ func TestClaimNeverSuperseded(t *testing.T) {
 
 // TestWholePairAtConfiguredPathsKept leaves a complete older pair at the
 // configured paths while the configuration names a generation pair, as a
-// reprovisioning cut short after its commit point does: the next pair must
-// not overwrite the older one, which an older stamp may still name.
+// reprovisioning cut short after its commit point does. The next pair must
+// not overwrite the older one, because an older stamp may still name it.
 func TestWholePairAtConfiguredPathsKept(t *testing.T) {
 	dir := privateTempDir(t)
 	opts := testOptions(dir)

@@ -12,11 +12,11 @@ import (
 )
 
 // Sweep removes the credentials that a run cut short before its Cleanup
-// left behind: files at the configured key and certificate paths, or named
-// like a generation of them, and the temporary files of writes to those
-// names, other than the pair in force. Certificates go
-// before keys, so no certificate is ever left without its key. It returns
-// the paths removed.
+// left behind, other than the pair in force. These are the files at the
+// configured key and certificate paths or named like a generation of them,
+// and the temporary files of writes to those names. Certificates go before
+// keys, so no certificate is ever left without its key. It returns the
+// paths removed.
 func Sweep(opts Options, keyInForce, certInForce string) ([]string, error) {
 	opts, err := withDefaults(opts)
 	if err != nil {

@@ -2,9 +2,10 @@
 // and decides whether that record still holds.
 //
 // The stamp is written after the credentials are installed and the
-// configuration names them, and before the Greengrass Lite services are
-// restarted, whose units start only once the stamp exists; a restart-pending
-// marker written before the stamp makes a failed restart retry.
+// configuration names them. It comes before the restart of the Greengrass
+// Lite services, because their units start only once the stamp exists. A
+// restart-pending marker written before the stamp makes a failed restart
+// retry on the next run.
 // It counts only when the certificate it names parses, has the recorded
 // SHA-256 fingerprint and matches the private key it names, and the thing
 // name is valid. A missing, empty or corrupt stamp, or one whose files were

@@ -54,7 +54,7 @@ func TestConcurrentRunRejected(t *testing.T) {
 	}
 }
 
-// TestSIGTERMStopsCleanly stops a run that waits for its answer: the
+// TestSIGTERMStopsCleanly stops a run that waits for its response: the
 // process must end by SIGTERM, which systemd counts as a clean stop, and
 // leave nothing installed.
 func TestSIGTERMStopsCleanly(t *testing.T) {

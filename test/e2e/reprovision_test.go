@@ -62,8 +62,8 @@ func TestReprovisionReplacesIdentity(t *testing.T) {
 }
 
 // TestReprovisionFailureKeepsIdentity rejects the reprovisioning in the
-// cloud and kills it at each installation step; the device must go on with
-// its old identity, byte for byte.
+// cloud and kills it at each installation step. Each time the device must
+// go on with its old identity, byte for byte.
 func TestReprovisionFailureKeepsIdentity(t *testing.T) {
 	cases := []struct {
 		name string
